@@ -1,0 +1,1 @@
+"""ftwatch service: configuration, shared models, Redis access, upstream client and HTTP API."""

@@ -1,0 +1,106 @@
+"""Every Prometheus metric of SPEC §8, on a registry of its own per process (or test app)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Upstream calls take 50 ms to a few seconds; retries with backoff can reach a minute.
+_UPSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Event-to-action spans a poll interval (10 s default) plus queueing: up to minutes.
+_ACTION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600)
+_DELIVERY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """The metrics of one ftwatch process; job-labelled series are capped (SPEC §8)."""
+
+    def __init__(self, max_job_series: int = 500, retention_seconds: float = 3600.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events_ingested = Counter(
+            "ftwatch_events_ingested_total", "Events appended to the stream.",
+            ["source", "type"], registry=r)
+        self.events_rejected = Counter(
+            "ftwatch_events_rejected_total", "Upstream or ingested events refused as malformed.",
+            ["source", "reason"], registry=r)
+        self.job_metric = Gauge(
+            "ftwatch_job_metric", "Latest value of a job's training metric.",
+            ["job_id", "metric"], registry=r)
+        self.job_step = Gauge("ftwatch_job_step", "Latest step of a job.", ["job_id"], registry=r)
+        self.jobs_watched = Gauge(
+            "ftwatch_jobs_watched", "Jobs being watched, by status.", ["status"], registry=r)
+        self.job_series_dropped = Counter(
+            "ftwatch_job_series_dropped_total",
+            "Job-labelled samples refused because FTWATCH_MAX_JOB_SERIES was reached.",
+            registry=r)
+        self.rule_firings = Counter(
+            "ftwatch_rule_firings_total", "Rule firings.", ["rule"], registry=r)
+        self.actions = Counter(
+            "ftwatch_actions_total", "Actions requested by rules or the API, by outcome.",
+            ["action", "outcome"], registry=r)
+        self.webhook_deliveries = Counter(
+            "ftwatch_webhook_deliveries_total", "Webhook delivery attempts by outcome.",
+            ["receiver", "outcome"], registry=r)
+        self.webhook_latency = Histogram(
+            "ftwatch_webhook_delivery_duration_seconds", "Duration of one webhook attempt.",
+            ["receiver"], buckets=_DELIVERY_BUCKETS, registry=r)
+        self.dead_letters = Gauge(
+            "ftwatch_webhook_dead_letters", "Entries in the dead-letter stream.", registry=r)
+        self.upstream_requests = Counter(
+            "ftwatch_upstream_requests_total", "Requests to the upstream API by endpoint and code.",
+            ["endpoint", "code"], registry=r)
+        self.upstream_duration = Histogram(
+            "ftwatch_upstream_request_duration_seconds", "Duration of upstream requests.",
+            ["endpoint"], buckets=_UPSTREAM_BUCKETS, registry=r)
+        self.event_to_action = Histogram(
+            "ftwatch_event_to_action_seconds",
+            "From an event's creation upstream to the success of the action it caused.",
+            buckets=_ACTION_BUCKETS, registry=r)
+        self.stream_pending = Gauge(
+            "ftwatch_stream_pending", "Entries delivered but not yet acknowledged.",
+            ["stream"], registry=r)
+        self._max_job_series = max_job_series
+        self._retention = retention_seconds
+        self._job_metrics: dict[str, set[str]] = {}
+        self._terminal_since: dict[str, float] = {}
+
+    def observe_job(self, job_id: str, step: int | None, metrics: dict[str, float]) -> None:
+        """Set a job's step and metric gauges, unless the series cap refuses a new job."""
+        if job_id not in self._job_metrics:
+            if len(self._job_metrics) >= self._max_job_series:
+                self.job_series_dropped.inc()
+                return
+            self._job_metrics[job_id] = set()
+        names = self._job_metrics[job_id]
+        if step is not None:
+            self.job_step.labels(job_id).set(step)
+        for name, value in metrics.items():
+            if name in {"step", "total_steps"} or not math.isfinite(value):
+                continue
+            names.add(name)
+            self.job_metric.labels(job_id, name).set(value)
+
+    def job_terminal(self, job_id: str, now: float | None = None) -> None:
+        """Start the retention clock of a finished job's series."""
+        self._terminal_since.setdefault(job_id, now if now is not None else time.time())
+
+    def expire_job_series(self, now: float | None = None) -> list[str]:
+        """Remove series of jobs terminal for longer than the retention; return their ids."""
+        now = now if now is not None else time.time()
+        expired = [j for j, t in self._terminal_since.items() if now - t >= self._retention]
+        for job_id in expired:
+            self.forget_job(job_id)
+        return expired
+
+    def forget_job(self, job_id: str) -> None:
+        """Remove every series of a job at once."""
+        self._terminal_since.pop(job_id, None)
+        for name in self._job_metrics.pop(job_id, set()):
+            self.job_metric.remove(job_id, name)
+        try:
+            self.job_step.remove(job_id)
+        except KeyError:
+            pass

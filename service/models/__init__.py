@@ -1,0 +1,1 @@
+"""Models shared by every part: normalized events, job snapshots, firings."""

@@ -1,0 +1,54 @@
+"""A rule firing: the audit record written to `ftwatch:actions` and handed to notifiers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["ok", "already", "failed", "skipped", "dry_run", "scheduled", "queued"]
+FiringType = Literal["ftwatch.rule.fired", "ftwatch.action.failed", "ftwatch.job.finished"]
+
+
+class JobFacts(BaseModel):
+    """The job as the firing saw it (what a notification names)."""
+
+    id: str
+    model: str | None = None
+    method: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    status: str | None = None
+    step: int | None = None
+    fine_tuned_model: str | None = None
+
+
+class ActionResult(BaseModel):
+    """One requested action and what came of it."""
+
+    action: str  # pause | resume | cancel | notify:<receiver>
+    outcome: Outcome
+    detail: str = ""
+    at: float | None = None
+
+
+class Firing(BaseModel):
+    """One rule firing for one job, with everything that decided it."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
+    firing_id: str  # stable per (rule, job, episode): the dedup key of every effect
+    type: FiringType = "ftwatch.rule.fired"
+    rule: str
+    kind: str  # plateau | error_rate | threshold | stalled | status | manual
+    job: JobFacts
+    reason: str
+    values: dict[str, float] = Field(default_factory=dict)
+    best: float | None = None
+    best_step: int | None = None
+    checkpoint: str | None = None
+    actions: list[ActionResult] = Field(default_factory=list)
+    dry_run: bool = False
+    event_id: str | None = None
+    event_created_at: int | None = None
+    fired_at: float
+    resolved: bool = False  # True for a "resolve" notice (job resumed or finished)

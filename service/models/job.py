@@ -1,0 +1,30 @@
+"""The job snapshot kept in Redis for the API and the rules: latest status, step, metrics."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.upstream.models import TERMINAL_STATUSES
+
+
+class JobSnapshot(BaseModel):
+    """What ftwatch last knew about a job; one Redis hash per job."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
+    job_id: str
+    status: str = "unknown"
+    model: str | None = None
+    method: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    source: str = "openai"
+    step: int | None = None
+    total_steps: int | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    last_event_at: int | None = None
+    fine_tuned_model: str | None = None
+    updated_at: float = 0.0
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES

@@ -1,0 +1,69 @@
+"""Flatten an event's `data` into the metric names rules and dashboards use (SPEC §4)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+# Sections of RFT `data` whose numeric leaves are metrics; usage/timing are cost
+# figures, not training signals, and would only multiply per-job series.
+_GRADER_SECTIONS = ("scores", "errors")
+
+
+def to_float(value: Any) -> float | None:
+    """A metric value as a float; NaN/inf (also as strings) kept, anything else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}:
+            return float(text.replace("infinity", "inf"))
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _leaves(section: Mapping[str, Any], out: dict[str, float], prefix: str = "") -> None:
+    for key, value in section.items():
+        number = to_float(value)
+        if number is not None:
+            out[f"{prefix}{key}"] = number
+
+
+def _graders(section: Mapping[str, Any], out: dict[str, float]) -> None:
+    graders = section.get("graders")
+    if not isinstance(graders, list):
+        return
+    for index, grader in enumerate(graders):
+        if not isinstance(grader, Mapping):
+            continue
+        name = grader.get("name")
+        label = name if isinstance(name, str) and name else f"grader{index}"
+        _leaves(grader, out, prefix=f"graders.{label}.")
+
+
+def flatten_metrics(data: Mapping[str, Any] | None) -> dict[str, float]:
+    """`{step, train_loss, train_reward_mean, graders.<name>.<leaf>, ...}` from `data`.
+
+    Top-level numeric keys keep their names (SFT/DPO put everything there); RFT
+    `scores` and `errors` contribute their leaves and per-grader leaves.
+    """
+    out: dict[str, float] = {}
+    if not isinstance(data, Mapping):
+        return out
+    _leaves(data, out)
+    for name in _GRADER_SECTIONS:
+        section = data.get(name)
+        if isinstance(section, Mapping):
+            _leaves(section, out)
+            _graders(section, out)
+    return out
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

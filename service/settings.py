@@ -1,0 +1,67 @@
+"""The one settings object, read from the environment (SPEC §3) and passed to every part."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of ftwatch; names are the contract of SPEC §3."""
+
+    model_config = SettingsConfigDict(env_prefix="FTWATCH_", extra="ignore", frozen=True)
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", validation_alias=AliasChoices("OPENAI_BASE_URL")
+    )
+    redis_url: str | None = None
+    data_dir: Path = Path(".ftwatch")
+    rules: Path | None = None
+    host: str = "0.0.0.0"  # noqa: S104 - the service listens on all interfaces in a pod
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    poll_interval: float = Field(default=10.0, gt=0)
+    jobs: str | None = None
+    webhook_secret: SecretStr | None = None
+    log_format: Literal["json", "console"] | None = None
+    log_level: str = "info"
+    max_job_series: int = Field(default=500, ge=0)
+
+    # Beyond SPEC §3: tuning knobs with defaults that fit the contract.
+    # Queued/validating/paused jobs change rarely; poll them this many times less often.
+    idle_poll_factor: float = Field(default=3.0, ge=1)
+    # How often one replica lists the account's jobs to discover new ones.
+    discovery_interval: float = Field(default=30.0, gt=0)
+    # Approximate MAXLEN of ftwatch:events; far above any backlog so trimming never
+    # removes pending entries (stack-notes: trimming ignores the PEL).
+    stream_maxlen: int = Field(default=200_000, ge=1000)
+    # Per-job window of recent event ids kept for idempotent appends.
+    seen_window: int = Field(default=512, ge=16)
+    upstream_timeout: float = Field(default=15.0, gt=0)
+    upstream_max_attempts: int = Field(default=5, ge=1)
+    # Concurrent job polls per poller replica.
+    poll_concurrency: int = Field(default=16, ge=1)
+    replica_name: str | None = None
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def job_ids(self) -> list[str]:
+        """Job ids named by FTWATCH_JOBS, in order, without blanks or repeats."""
+        if not self.jobs:
+            return []
+        return list(dict.fromkeys(j.strip() for j in self.jobs.split(",") if j.strip()))
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a poller owns a job; a dead replica's jobs move within two intervals."""
+        return max(self.poll_interval * 1.5, 2.0)

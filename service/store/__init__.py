@@ -1,0 +1,1 @@
+"""The one Redis access layer: connection, key names, and one module per stored concept."""

@@ -1,0 +1,112 @@
+"""Job snapshots, poll cursors and the idempotent append of events to `ftwatch:events`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from service.models.event import NormalizedEvent
+from service.models.job import JobSnapshot
+from service.store import keys
+from service.store.scripts import Scripts
+
+# Snapshot fields stored as JSON inside the job hash; the rest are plain strings.
+_JSON_FIELDS = ("metadata", "metrics")
+_SNAPSHOT_FIELDS = tuple(JobSnapshot.model_fields)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job's snapshot plus its poll bookkeeping."""
+
+    snapshot: JobSnapshot
+    cursor: str | None
+    done: bool
+
+
+class LeaseLost(Exception):
+    """Another replica owns the job now; it will fetch the same events itself."""
+
+
+def _encode(snapshot: JobSnapshot) -> dict[str, str]:
+    data = snapshot.model_dump(mode="json")
+    out: dict[str, str] = {}
+    for name, value in data.items():
+        if value is None:
+            continue
+        out[name] = json.dumps(value) if name in _JSON_FIELDS else str(value)
+    # model_dump(mode="json") turns NaN into None; metrics keep their non-finite values.
+    out["metrics"] = json.dumps(snapshot.metrics)
+    return out
+
+
+def _decode(job_id: str, raw: dict[str, str]) -> JobSnapshot:
+    fields: dict[str, object] = {k: v for k, v in raw.items() if k in _SNAPSHOT_FIELDS}
+    for name in _JSON_FIELDS:
+        if name in fields:
+            fields[name] = json.loads(str(fields[name]))
+    fields["job_id"] = job_id
+    return JobSnapshot.model_validate(fields)
+
+
+class JobStore:
+    """Reads and writes job hashes; the one place that appends events to the stream."""
+
+    def __init__(self, client: aioredis.Redis, scripts: Scripts, *, maxlen: int, window: int):
+        self._redis = client
+        self._scripts = scripts
+        self._maxlen = maxlen
+        self._window = window
+
+    async def load(self, job_id: str) -> JobRecord:
+        raw: dict[str, str] = await self._redis.hgetall(keys.job(job_id))  # type: ignore[misc]
+        return JobRecord(
+            snapshot=_decode(job_id, raw),
+            cursor=raw.get("cursor") or None,
+            done=raw.get("done") == "1",
+        )
+
+    async def append(
+        self,
+        snapshot: JobSnapshot,
+        events: Sequence[NormalizedEvent],
+        *,
+        cursor: str | None,
+        owner: str = "",
+    ) -> list[NormalizedEvent]:
+        """Append the events not seen before, oldest first, with cursor and snapshot; atomic.
+
+        Returns the events that were new. Raises LeaseLost when `owner` lost the lease.
+        """
+        snapshot = snapshot.model_copy(update={"updated_at": time.time()})
+        snap_fields = _encode(snapshot)
+        args: list[str | int] = [owner, self._maxlen, self._window, cursor or "", len(snap_fields)]
+        for name, value in snap_fields.items():
+            args += [name, value]
+        for event in events:
+            args += [event.event_id, event.model_dump_json()]
+        job_id = snapshot.job_id
+        added = await self._scripts.append_events(
+            keys=[keys.EVENTS_STREAM, keys.seen(job_id), keys.job(job_id), keys.lease(job_id)],
+            args=args,
+        )
+        if isinstance(added, int):
+            raise LeaseLost(job_id)
+        await self._redis.sadd(keys.JOBS, job_id)  # type: ignore[misc]
+        return [events[int(index)] for index in added]
+
+    async def snapshots(self, job_ids: Sequence[str]) -> list[JobSnapshot]:
+        """Snapshots of the given jobs in one round trip (missing jobs are skipped)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(keys.job(job_id))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return [_decode(j, raw) for j, raw in zip(job_ids, rows, strict=True) if raw]
+
+    async def all_job_ids(self) -> list[str]:
+        members: set[str] = await self._redis.smembers(keys.JOBS)  # type: ignore[misc]
+        return sorted(members)

@@ -1,0 +1,31 @@
+"""Every Redis key name ftwatch uses, in one place."""
+
+from __future__ import annotations
+
+EVENTS_STREAM = "ftwatch:events"
+ACTIONS_STREAM = "ftwatch:actions"
+DELIVERIES_STREAM = "ftwatch:deliveries"
+DEAD_DELIVERIES_STREAM = "ftwatch:deliveries:dead"
+DEAD_EVENTS_STREAM = "ftwatch:events:dead"
+
+# Watched, non-terminal jobs scored by when their next poll is due (epoch ms).
+SCHEDULE = "ftwatch:schedule"
+# Every job ftwatch has a snapshot of (terminal ones too), for the API.
+JOBS = "ftwatch:jobs"
+DISCOVERY_LEASE = "ftwatch:lease:discovery"
+LEASE_PREFIX = "ftwatch:lease:job:"
+
+
+def job(job_id: str) -> str:
+    """Hash: the job snapshot plus the poll cursor (`cursor`) and `done` once drained."""
+    return f"ftwatch:job:{job_id}"
+
+
+def seen(job_id: str) -> str:
+    """Sorted set of the job's most recent event ids: what makes appends idempotent."""
+    return f"ftwatch:job:{job_id}:seen"
+
+
+def lease(job_id: str) -> str:
+    """The poll lease of a job: value is the owning replica, expiry frees it."""
+    return f"{LEASE_PREFIX}{job_id}"

@@ -1,0 +1,81 @@
+"""The poll schedule: which job is due when, and which replica holds its lease."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from service.store import keys
+from service.store.scripts import Scripts
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Schedule:
+    """Due times in a sorted set plus a lease per job, so one replica polls a job at a time."""
+
+    def __init__(self, client: aioredis.Redis, scripts: Scripts, owner: str) -> None:
+        self._redis = client
+        self._scripts = scripts
+        self.owner = owner
+
+    async def watch(self, job_ids: Sequence[str], *, due_ms: int | None = None) -> int:
+        """Start watching jobs not yet watched (drained terminal jobs stay dropped)."""
+        return await self._call_watch(job_ids, "add", due_ms)
+
+    async def nudge(self, job_ids: Sequence[str]) -> int:
+        """Make jobs due now (an inbound webhook said something happened)."""
+        return await self._call_watch(job_ids, "nudge", 0)
+
+    async def _call_watch(self, job_ids: Sequence[str], mode: str, due_ms: int | None) -> int:
+        if not job_ids:
+            return 0
+        due = now_ms() if due_ms is None else due_ms
+        prefix = keys.job("")
+        changed = await self._scripts.watch_jobs(
+            keys=[keys.SCHEDULE, keys.JOBS], args=[due, mode, prefix, *job_ids]
+        )
+        return int(changed)
+
+    async def claim(self, limit: int, lease_seconds: float) -> tuple[list[str], int]:
+        """Claim up to `limit` due jobs; returns them and the claim time (ms)."""
+        at = now_ms()
+        claimed = await self._scripts.claim_jobs(
+            keys=[keys.SCHEDULE],
+            args=[at, int(lease_seconds * 1000), self.owner, limit, keys.LEASE_PREFIX],
+        )
+        return [str(j) for j in claimed], at
+
+    async def release(self, job_id: str, next_due_ms: int | None, claimed_at: int) -> bool:
+        """Schedule the next poll (None: drop the drained terminal job) and free the lease."""
+        released = await self._scripts.release_job(
+            keys=[keys.SCHEDULE, keys.lease(job_id), keys.job(job_id)],
+            args=[self.owner, job_id, "" if next_due_ms is None else next_due_ms, claimed_at],
+        )
+        return bool(released)
+
+    async def next_due_ms(self) -> int | None:
+        """When the earliest job falls due, or None when nothing is watched."""
+        first = await self._redis.zrange(keys.SCHEDULE, 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
+    async def watched(self) -> int:
+        return int(await self._redis.zcard(keys.SCHEDULE))
+
+    async def hold_discovery(self, ttl_seconds: float) -> bool:
+        """Take or extend the discovery lease: one replica lists the account's jobs."""
+        return await self.hold(keys.DISCOVERY_LEASE, ttl_seconds)
+
+    async def extend(self, job_id: str, ttl_seconds: float) -> bool:
+        """Extend our lease on a job during a long poll; False when it moved elsewhere."""
+        return await self.hold(keys.lease(job_id), ttl_seconds)
+
+    async def hold(self, key: str, ttl_seconds: float) -> bool:
+        held = await self._scripts.hold_lease(
+            keys=[key], args=[self.owner, int(ttl_seconds * 1000)]
+        )
+        return bool(held)

@@ -1,0 +1,23 @@
+"""The Lua scripts of the store, loaded once per client (EVALSHA, reloaded after a restart)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+
+def _source(name: str) -> str:
+    return (files("service.store") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    """Registered scripts; redis-py falls back to SCRIPT LOAD when Redis forgot them."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.append_events: AsyncScript = client.register_script(_source("append_events"))
+        self.claim_jobs: AsyncScript = client.register_script(_source("claim_jobs"))
+        self.release_job: AsyncScript = client.register_script(_source("release_job"))
+        self.watch_jobs: AsyncScript = client.register_script(_source("watch_jobs"))
+        self.hold_lease: AsyncScript = client.register_script(_source("hold_lease"))

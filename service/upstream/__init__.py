@@ -1,0 +1,1 @@
+"""The upstream OpenAI fine-tuning API: its object shapes and the HTTP client."""

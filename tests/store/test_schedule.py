@@ -1,0 +1,68 @@
+"""Poll schedule and leases shared by poller replicas (real redis-server)."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from service.store import keys
+from service.store.schedule import Schedule, now_ms
+from service.store.scripts import Scripts
+
+
+def replica(redis: aioredis.Redis, name: str) -> Schedule:
+    return Schedule(redis, Scripts(redis), name)
+
+
+async def test_a_due_job_is_claimed_by_one_replica_only(redis: aioredis.Redis) -> None:
+    a, b = replica(redis, "a"), replica(redis, "b")
+    assert await a.watch(["j1", "j2"]) == 2
+    assert await a.watch(["j1"]) == 0  # already watched: schedule kept
+    got_a, _ = await a.claim(10, lease_seconds=5)
+    got_b, _ = await b.claim(10, lease_seconds=5)
+    assert sorted(got_a) == ["j1", "j2"] and got_b == []
+
+
+async def test_release_schedules_the_next_poll_and_frees_the_lease(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["j1"])
+    (job,), at = await a.claim(1, lease_seconds=5)
+    assert await a.release(job, now_ms() + 60_000, at)
+    assert await redis.get(keys.lease(job)) is None
+    assert (await a.claim(1, lease_seconds=5))[0] == []
+
+
+async def test_a_dead_replicas_job_is_taken_over_after_the_lease(redis: aioredis.Redis) -> None:
+    a, b = replica(redis, "a"), replica(redis, "b")
+    await a.watch(["j1"])
+    await a.claim(1, lease_seconds=0.05)  # then "a" dies without releasing
+    await redis.pexpire(keys.lease("j1"), 1)  # let the lease lapse without waiting on a clock
+    await redis.zadd(keys.SCHEDULE, {"j1": 0})
+    got, at = await b.claim(1, lease_seconds=5)
+    assert got == ["j1"]
+    assert not await a.release("j1", now_ms(), at)  # "a" came back: its release is refused
+
+
+async def test_terminal_jobs_stay_dropped(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["j1"])
+    (job,), at = await a.claim(1, lease_seconds=5)
+    await a.release(job, None, at)
+    assert await a.watched() == 0
+    assert await a.watch(["j1"]) == 0 and await a.nudge(["j1"]) == 0
+    assert await a.watched() == 0
+
+
+async def test_a_nudge_during_a_poll_survives_the_release(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["j1"])
+    (job,), at = await a.claim(1, lease_seconds=5)
+    assert await a.nudge(["j1"]) == 1  # a webhook arrives while "a" polls
+    await a.release(job, now_ms() + 60_000, at)
+    assert (await a.claim(1, lease_seconds=5))[0] == ["j1"]
+
+
+async def test_discovery_lease_has_one_holder(redis: aioredis.Redis) -> None:
+    a, b = replica(redis, "a"), replica(redis, "b")
+    assert await a.hold_discovery(5)
+    assert not await b.hold_discovery(5)
+    assert await a.hold_discovery(5)

@@ -1,0 +1,1 @@
+"""Pollers: discover jobs, fetch their new events, append them to `ftwatch:events`."""
