@@ -1,0 +1,1 @@
+"""Workers: pollers, rule engine, actions and notifications."""
