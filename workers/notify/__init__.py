@@ -1,0 +1,1 @@
+"""Notifications: payload rendering and signing (pure; delivery lives in its own worker)."""
