@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -63,7 +64,7 @@ class JobStore:
         self._window = window
 
     async def load(self, job_id: str) -> JobRecord:
-        raw: dict[str, str] = await self._redis.hgetall(keys.job(job_id))  # type: ignore[misc]
+        raw: Any = await self._redis.hgetall(keys.job(job_id))
         return JobRecord(
             snapshot=_decode(job_id, raw),
             cursor=raw.get("cursor") or None,
@@ -87,16 +88,17 @@ class JobStore:
         args: list[str | int] = [owner, self._maxlen, self._window, cursor or "", len(snap_fields)]
         for name, value in snap_fields.items():
             args += [name, value]
+        job_id = snapshot.job_id
         for event in events:
             args += [event.event_id, event.model_dump_json()]
-        job_id = snapshot.job_id
+        args.append(job_id)
         added = await self._scripts.append_events(
             keys=[keys.EVENTS_STREAM, keys.seen(job_id), keys.job(job_id), keys.lease(job_id)],
             args=args,
         )
         if isinstance(added, int):
             raise LeaseLost(job_id)
-        await self._redis.sadd(keys.JOBS, job_id)  # type: ignore[misc]
+        await self._redis.sadd(keys.JOBS, job_id)
         return [events[int(index)] for index in added]
 
     async def snapshots(self, job_ids: Sequence[str]) -> list[JobSnapshot]:
@@ -108,5 +110,5 @@ class JobStore:
         return [_decode(j, raw) for j, raw in zip(job_ids, rows, strict=True) if raw]
 
     async def all_job_ids(self) -> list[str]:
-        members: set[str] = await self._redis.smembers(keys.JOBS)  # type: ignore[misc]
+        members: Any = await self._redis.smembers(keys.JOBS)
         return sorted(members)

@@ -1,0 +1,1 @@
+"""The HTTP API: health, readiness, metrics and (later) jobs, rules, actions."""

@@ -1,0 +1,85 @@
+"""The `ftwatch` console script: run, demo, simulate, rules check|backtest (SPEC §2)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from service.logsetup import configure_logging
+from service.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ftwatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the service")
+    run.add_argument("--role", choices=["all", "api", "poller", "worker"], default="all")
+    sub.add_parser("demo", help="run the scripted demo on an embedded Redis and simulator")
+    sim = sub.add_parser("simulate", help="run the fake fine-tuning platform alone")
+    sim.add_argument("--port", type=int, default=8081)
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--scenario", default=None, help="scenario file (YAML or JSON)")
+    rules = sub.add_parser("rules", help="check or backtest a rules file")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_sub.add_parser("check", help="validate a rules file")
+    check.add_argument("file")
+    backtest = rules_sub.add_parser("backtest", help="replay recorded events through rules")
+    backtest.add_argument("file")
+    backtest.add_argument("--events", required=True, help="events as JSON lines")
+    return parser
+
+
+def load_settings() -> Settings:
+    """Read the environment once; a bad value is a one-line error naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"FTWATCH_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "rules":
+        return _rules(args)
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if args.command == "run":
+        from service.runtime import run_service  # noqa: PLC0415 - keep `rules` fast
+
+        return asyncio.run(run_service(settings, args.role))
+    if args.command == "demo":
+        from service.demo import run_demo  # noqa: PLC0415
+
+        return asyncio.run(run_demo(settings))
+    asyncio.run(_simulate(args.port, args.scenario, args.host))
+    return 0
+
+
+async def _simulate(port: int, scenario: str | None, host: str) -> None:
+    """Serve the simulator until SIGTERM/SIGINT."""
+    from service.serve import stop_on_signals  # noqa: PLC0415
+    from simulator.app import run_simulator  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    task = asyncio.create_task(run_simulator(port, scenario, host=host))
+    await stop.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from workers.rules.cli import backtest_command, check_command  # noqa: PLC0415
+
+    if args.rules_command == "check":
+        return check_command(args.file, sys.stdout)
+    return backtest_command(args.file, args.events, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

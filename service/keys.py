@@ -1,0 +1,32 @@
+"""Typed application keys: everything the app shares between its parts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from service.metrics import Metrics
+from service.settings import Settings
+from service.store.jobs import JobStore
+from service.store.schedule import Schedule
+from service.store.scripts import Scripts
+from service.upstream.client import UpstreamClient
+
+Role = Literal["all", "api", "poller", "worker"]
+
+SETTINGS = web.AppKey("settings", Settings)
+ROLE = web.AppKey("role", str)
+METRICS = web.AppKey("metrics", Metrics)
+REDIS = web.AppKey("redis", aioredis.Redis)
+SCRIPTS = web.AppKey("scripts", Scripts)
+JOBS = web.AppKey("jobs", JobStore)
+SCHEDULE = web.AppKey("schedule", Schedule)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+UPSTREAM = web.AppKey("upstream", UpstreamClient)
+# Set when the process begins to shut down: loops stop taking work, readiness fails.
+STOPPING = web.AppKey("stopping", asyncio.Event)
+STARTED = web.AppKey("started", float)  # time.monotonic() at app creation

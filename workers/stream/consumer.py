@@ -1,0 +1,190 @@
+"""A consumer-group reader: own pending entries first, then new ones, reclaiming the idle.
+
+At-least-once: an entry is acknowledged only after its handler finished. A crashed
+consumer's entries are claimed by the others (XAUTOCLAIM) once idle for
+`claim_idle_ms`; an entry delivered more than `max_deliveries` times goes to the
+dead-letter stream with its last error, so one poison entry cannot block the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError, ResponseError
+
+from service.store.connection import BLOCK_MS
+from workers.outage import Outage
+
+log = structlog.get_logger(__name__)
+
+Fields = dict[str, str]
+# A RETRY entry is retried in-process this many times (every retry_after_s) before it is
+# left to the reclaim; 40 x 50 ms covers another consumer finishing the entry before it.
+IN_PROCESS_TRIES = 40
+MAX_REMEMBERED_ERRORS = 10_000
+
+
+class Disposition(Enum):
+    """What became of an entry: acknowledge it, or leave it pending for a later try."""
+
+    DONE = "done"
+    RETRY = "retry"
+
+
+Handler = Callable[[str, Fields, int], Awaitable[Disposition]]
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """Where to read and how patient to be."""
+
+    stream: str
+    group: str
+    consumer: str
+    dead_stream: str
+    # Must exceed the slowest legitimate handler, or a live handler's entry is stolen.
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    batch: int = 100
+    # A RETRY entry is tried again in-process after this long, while still ours.
+    retry_after_s: float = 0.05
+
+
+class StreamConsumer:
+    """Runs `handler(entry_id, fields, deliveries)` for each entry of the group."""
+
+    def __init__(self, client: aioredis.Redis, config: GroupConfig, handler: Handler) -> None:
+        self._redis = client
+        self.config = config
+        self._handler = handler
+        self._outage = Outage(f"{config.group}@{config.stream}")
+        self._retry: dict[str, tuple[Fields, float, int]] = {}
+        self._next_claim = 0.0
+        self._errors: dict[str, str] = {}
+
+    async def ensure_group(self) -> None:
+        """Create the group (from the stream's start) unless it exists (BUSYGROUP)."""
+        try:
+            await self._redis.xgroup_create(
+                self.config.stream, self.config.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process entries until `stop` is set; unfinished entries stay pending for others."""
+        backlog: str | None = "0"  # first our own pending entries (a restart after a crash)
+        while not stop.is_set():
+            try:
+                await self.ensure_group()
+                if backlog is not None:
+                    backlog = await self._read(backlog)
+                    continue
+                await self._reclaim()
+                await self._retry_due()
+                await self._read(">", block=not self._retry)
+                self._outage.ended()
+            except RedisError as exc:
+                await self._outage.wait(exc, stop)
+
+    async def _read(self, start: str, *, block: bool = False) -> str | None:
+        """Handle one batch read from `start`; returns the last id read (None: none)."""
+        cfg = self.config
+        reply: Any = await self._redis.xreadgroup(
+            cfg.group, cfg.consumer, {cfg.stream: start}, count=cfg.batch,
+            block=BLOCK_MS if block else None,
+        )
+        entries: list[tuple[str, Fields]] = reply[0][1] if reply else []
+        for entry_id, fields in entries:
+            if fields:  # an entry trimmed away while pending reads back empty
+                await self._handle(entry_id, fields, 1)
+            else:
+                await self._redis.xack(cfg.stream, cfg.group, entry_id)
+        return str(entries[-1][0]) if entries else None
+
+    async def _reclaim(self) -> None:
+        """Claim entries idle too long (their consumer died); bounded per call."""
+        if time.monotonic() < self._next_claim:
+            return
+        cfg = self.config
+        self._next_claim = time.monotonic() + cfg.claim_idle_ms / 4000
+        cursor = "0-0"
+        for _ in range(10):
+            reply: Any = await self._redis.xautoclaim(
+                cfg.stream, cfg.group, cfg.consumer, cfg.claim_idle_ms, cursor, count=cfg.batch
+            )
+            cursor, claimed = reply[0], reply[1]
+            for entry_id, fields in claimed:
+                await self._handle_claimed(entry_id, fields)
+            if cursor == "0-0":
+                break
+
+    async def _handle_claimed(self, entry_id: str, fields: Fields | None) -> None:
+        cfg = self.config
+        if not fields:
+            await self._redis.xack(cfg.stream, cfg.group, entry_id)
+            return
+        info = await self._redis.xpending_range(cfg.stream, cfg.group, entry_id, entry_id, 1)
+        deliveries = int(info[0]["times_delivered"]) if info else 1
+        if deliveries > cfg.max_deliveries:
+            await self._dead_letter(entry_id, fields, deliveries)
+        else:
+            await self._handle(entry_id, fields, deliveries)
+
+    async def _retry_due(self) -> None:
+        now = time.monotonic()
+        for entry_id, (fields, due, tries) in list(self._retry.items()):
+            if due <= now:
+                del self._retry[entry_id]
+                await self._handle(entry_id, fields, 1, tries)
+
+    async def _handle(
+        self, entry_id: str, fields: Fields, deliveries: int, tries: int = 0
+    ) -> None:
+        try:
+            outcome = await self._handler(entry_id, fields, deliveries)
+        except RedisError:
+            raise
+        except Exception as exc:  # a bad entry must not stop the consumer
+            if len(self._errors) > MAX_REMEMBERED_ERRORS:
+                self._errors.clear()  # only the error text of a later dead letter is lost
+            self._errors[entry_id] = f"{exc.__class__.__name__}: {exc}"
+            log.exception("entry_failed", stream=self.config.stream, entry_id=entry_id)
+            return  # stays pending: reclaimed later, dead-lettered after max_deliveries
+        if outcome is Disposition.DONE:
+            await self._redis.xack(self.config.stream, self.config.group, entry_id)
+            self._errors.pop(entry_id, None)
+        elif tries < IN_PROCESS_TRIES and len(self._retry) < self.config.batch * 10:
+            due = time.monotonic() + self.config.retry_after_s
+            self._retry[entry_id] = (fields, due, tries + 1)
+        # Otherwise it stays pending and is reclaimed after claim_idle_ms, with a higher
+        # delivery count that the handler may use to give up waiting.
+
+    async def _dead_letter(self, entry_id: str, fields: Fields, deliveries: int) -> None:
+        """Park the entry with its last error and acknowledge it, in one transaction."""
+        cfg = self.config
+        error = self._errors.pop(entry_id, "failed on every delivery")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            dead: dict[Any, Any] = {**fields, "source_id": entry_id, "error": error,
+                                    "deliveries": str(deliveries)}
+            pipe.xadd(cfg.dead_stream, dead, maxlen=100_000)
+            pipe.xack(cfg.stream, cfg.group, entry_id)
+            await pipe.execute()
+        log.error("entry_dead_lettered", stream=cfg.stream, entry_id=entry_id, error=error,
+                  deliveries=deliveries, hint=f"inspect it in {cfg.dead_stream}")
+
+    async def pending(self) -> int:
+        """Entries delivered to the group and not yet acknowledged (for the metric)."""
+        try:
+            info = await self._redis.xpending(self.config.stream, self.config.group)
+        except ResponseError:
+            return 0
+        return int(info["pending"])
