@@ -15,6 +15,8 @@ from service.store.jobs import JobStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
 from service.upstream.client import UpstreamClient
+from workers.actions.executor import ActionExecutor
+from workers.rules.config import RulesFile
 
 Role = Literal["all", "api", "poller", "worker"]
 
@@ -27,6 +29,8 @@ JOBS = web.AppKey("jobs", JobStore)
 SCHEDULE = web.AppKey("schedule", Schedule)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 UPSTREAM = web.AppKey("upstream", UpstreamClient)
+RULES = web.AppKey("rules", RulesFile)  # loaded and checked before the app is built
+ACTIONS = web.AppKey("actions", ActionExecutor)
 # Set when the process begins to shut down: loops stop taking work, readiness fails.
 STOPPING = web.AppKey("stopping", asyncio.Event)
 STARTED = web.AppKey("started", float)  # time.monotonic() at app creation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -100,7 +101,5 @@ class Metrics:
         self._terminal_since.pop(job_id, None)
         for name in self._job_metrics.pop(job_id, set()):
             self.job_metric.remove(job_id, name)
-        try:
+        with contextlib.suppress(KeyError):  # a job may never have reported a step
             self.job_step.remove(job_id)
-        except KeyError:
-            pass

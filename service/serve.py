@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
@@ -14,8 +15,11 @@ log = structlog.get_logger(__name__)
 SHUTDOWN_TIMEOUT = 20.0
 
 
-async def serve(app: web.Application, host: str, port: int, stop: asyncio.Event) -> int:
-    """Serve `app` until `stop` is set; returns the bound port once started (logged)."""
+async def serve(
+    app: web.Application, host: str, port: int, stop: asyncio.Event,
+    on_start: Callable[[int], None] | None = None,
+) -> int:
+    """Serve `app` until `stop` is set; `on_start` gets the bound port (port 0: any free)."""
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
     await runner.setup()
     try:
@@ -23,6 +27,8 @@ async def serve(app: web.Application, host: str, port: int, stop: asyncio.Event)
         await site.start()
         bound = _bound_port(runner, port)
         log.info("listening", host=host, port=bound)
+        if on_start is not None:
+            on_start(bound)
         await stop.wait()
         log.info("shutting_down")
         return bound

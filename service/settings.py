@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +25,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     data_dir: Path = Path(".ftwatch")
     rules: Path | None = None
-    host: str = "0.0.0.0"  # noqa: S104 - the service listens on all interfaces in a pod
+    host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
     api_token: SecretStr | None = None
     poll_interval: float = Field(default=10.0, gt=0)
@@ -47,6 +49,10 @@ class Settings(BaseSettings):
     upstream_max_attempts: int = Field(default=5, ge=1)
     # Concurrent job polls per poller replica.
     poll_concurrency: int = Field(default=16, ge=1)
+    # How often timer-driven rules (stalled) look at every watched job.
+    rule_tick_interval: float = Field(default=5.0, gt=0)
+    # A stream entry idle this long is taken from its (dead) consumer by another.
+    claim_idle_seconds: float = Field(default=30.0, gt=0)
     replica_name: str | None = None
 
     @field_validator("openai_base_url")
@@ -65,3 +71,12 @@ class Settings(BaseSettings):
     def lease_seconds(self) -> float:
         """How long a poller owns a job; a dead replica's jobs move within two intervals."""
         return max(self.poll_interval * 1.5, 2.0)
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for receivers' secrets named in the rules file (SPEC §3).
+
+    This module is the one place that reads the environment; everything else gets
+    Settings, or this mapping, passed in.
+    """
+    return os.environ

@@ -8,9 +8,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+
+from aiohttp import web
 
 T = TypeVar("T")
 
@@ -93,3 +95,17 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"{message} within {timeout}s (last value: {last!r})")
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """Serve `app` on a free 127.0.0.1 port; yields its base URL, cleans up on exit."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import structlog
@@ -30,11 +31,9 @@ class Outage:
                       hint="retrying with backoff; check FTWATCH_REDIS_URL and the server")
         self._failures += 1
         delay = min(self._cap, self._base * 2 ** min(self._failures, 10))
-        delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
-        try:
+        delay *= random.uniform(0.5, 1.0)
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            pass
 
     def ended(self) -> None:
         if self._failures:

@@ -52,3 +52,5 @@ class Firing(BaseModel):
     event_created_at: int | None = None
     fired_at: float
     resolved: bool = False  # True for a "resolve" notice (job resumed or finished)
+    # "fired": the decision (actions as planned); "action": one action's outcome, later.
+    stage: Literal["fired", "action"] = "fired"

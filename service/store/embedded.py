@@ -9,6 +9,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import structlog
+from redis.exceptions import RedisError
 
 from service.store.connection import connect_redis
 
@@ -82,7 +83,7 @@ class EmbeddedRedis:
                 try:
                     if await client.ping():
                         return
-                except Exception:  # noqa: BLE001 - not up yet; the deadline bounds this loop
+                except (RedisError, OSError):  # not up yet; the deadline bounds this loop
                     pass
                 finally:
                     await client.aclose()

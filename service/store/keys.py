@@ -7,6 +7,10 @@ ACTIONS_STREAM = "ftwatch:actions"
 DELIVERIES_STREAM = "ftwatch:deliveries"
 DEAD_DELIVERIES_STREAM = "ftwatch:deliveries:dead"
 DEAD_EVENTS_STREAM = "ftwatch:events:dead"
+ACTION_QUEUE = "ftwatch:action-queue"
+DEAD_ACTIONS_STREAM = "ftwatch:action-queue:dead"
+# Delayed actions (resume after …) scored by due time (epoch ms); survives restarts.
+DELAYED = "ftwatch:delayed"
 
 # Watched, non-terminal jobs scored by when their next poll is due (epoch ms).
 SCHEDULE = "ftwatch:schedule"
@@ -29,3 +33,13 @@ def seen(job_id: str) -> str:
 def lease(job_id: str) -> str:
     """The poll lease of a job: value is the owning replica, expiry frees it."""
     return f"{LEASE_PREFIX}{job_id}"
+
+
+def rule_state(job_id: str) -> str:
+    """Hash: per-rule state of a job (field = rule name) plus `_seq` and `_v` (version)."""
+    return f"ftwatch:rules:{job_id}"
+
+
+def effect(effect_key: str) -> str:
+    """An action's idempotency record: `started`, then `done:<outcome>`."""
+    return f"ftwatch:effect:{effect_key}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -62,6 +63,11 @@ class Schedule:
         """When the earliest job falls due, or None when nothing is watched."""
         first = await self._redis.zrange(keys.SCHEDULE, 0, 0, withscores=True)
         return int(first[0][1]) if first else None
+
+    async def watched_ids(self) -> list[str]:
+        """Every job on the schedule (watched and not yet terminal)."""
+        members: Any = await self._redis.zrange(keys.SCHEDULE, 0, -1)
+        return [str(m) for m in members]
 
     async def watched(self) -> int:
         return int(await self._redis.zcard(keys.SCHEDULE))

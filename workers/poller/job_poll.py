@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import structlog
@@ -12,6 +13,7 @@ from service.store.jobs import JobStore
 from service.upstream.client import EventPage, UpstreamClient
 from workers.poller.selection import NewEvents, page_has_cursor, select_new
 from workers.poller.snapshot import merge_snapshot
+from workers.poller.status_change import status_change
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +66,9 @@ class JobPoller:
         found = await fetch_new(self._client, job_id, record.cursor)
         self._report_rejected(found)
         events = [normalize(job, event) for event in found.events]
+        change = status_change(job, record.snapshot, time.time())
+        if change is not None:
+            events.append(change)
         snapshot = merge_snapshot(record.snapshot, job, events)
         added = await self._store.append(
             snapshot, events, cursor=found.newest_id or record.cursor, owner=owner

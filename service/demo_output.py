@@ -1,0 +1,76 @@
+"""What the demo prints: one line per notable event, firing and action outcome."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any, TextIO
+
+import redis.asyncio as aioredis
+
+from service.models.event import NormalizedEvent
+from service.models.firing import Firing
+from service.store import keys
+from workers.notify.message import describe_action, format_number, summary_line
+
+# Quiet for this long (no new event or record) counts as idle: rules have caught up.
+IDLE_SECONDS = 2.0
+_HEADLINE = ("valid_reward_mean", "train_reward_mean", "train_loss", "valid_loss")
+
+
+def event_line(event: NormalizedEvent) -> str | None:
+    """A line for status changes, evaluation steps and every 5th step; None otherwise."""
+    if event.type == "status":
+        return f"{event.job_id}  {event.message}"
+    step = event.step
+    if event.type != "metrics" or step is None:
+        return None
+    evaluation = any(name.startswith("valid_") for name in event.metrics)
+    if not evaluation and step % 5:
+        return None
+    total = event.metrics.get("total_steps")
+    where = f"step {step}" + (f"/{int(total)}" if total else "")
+    shown = [f"{n}={format_number(event.metrics[n])}" for n in _HEADLINE if n in event.metrics]
+    return f"{event.job_id}  {where}  " + " ".join(shown)
+
+
+class DemoPrinter:
+    """Tails `ftwatch:events` and `ftwatch:actions` and prints them as they come."""
+
+    def __init__(self, redis: aioredis.Redis, out: TextIO) -> None:
+        self._redis = redis
+        self._out = out
+        self._last = {keys.EVENTS_STREAM: "0-0", keys.ACTIONS_STREAM: "0-0"}
+        self._last_new = time.monotonic()
+        self._done: dict[str, list[str]] = defaultdict(list)
+
+    async def print_new(self) -> None:
+        streams: Any = dict(self._last)
+        reply: Any = await self._redis.xread(streams, count=500)
+        for stream, entries in reply or []:
+            for entry_id, fields in entries:
+                self._last[stream] = entry_id
+                self._last_new = time.monotonic()
+                line = self._line(stream, fields)
+                if line:
+                    self._out.write(line + "\n")
+        self._out.flush()
+
+    def _line(self, stream: str, fields: dict[str, str]) -> str | None:
+        if stream == keys.EVENTS_STREAM:
+            return event_line(NormalizedEvent.model_validate_json(fields["e"]))
+        firing = Firing.model_validate_json(fields["f"])
+        if firing.stage == "fired":
+            return "FIRED   " + summary_line(firing)
+        done = ", ".join(describe_action(result) for result in firing.actions)
+        self._done[firing.job.id].append(done)
+        return f"ACTION  {firing.job.id}: {done} ({firing.rule})"
+
+    async def idle(self) -> bool:
+        return time.monotonic() - self._last_new >= IDLE_SECONDS
+
+    def summary(self) -> str:
+        lines = ["", "What ftwatch did:"]
+        for job_id, done in sorted(self._done.items()):
+            lines.append(f"  {job_id}: {'; '.join(done)}")
+        return "\n".join(lines) + "\n"

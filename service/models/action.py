@@ -1,0 +1,27 @@
+"""An action task: one pause, resume or cancel that a firing (or the API) asked for."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from service.models.firing import Firing
+
+ActionName = Literal["pause", "resume", "cancel"]
+
+
+class ActionTask(BaseModel):
+    """Queued on `ftwatch:action-queue` (or delayed); executed once per (firing, action)."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
+    action: ActionName
+    firing: Firing
+    source: str = "openai"  # "ingest": no upstream to call, the action is recorded only
+    notify: list[str] = []  # receivers told when the action fails
+
+    @property
+    def effect_key(self) -> str:
+        """The idempotency key: one effect per firing and action, whatever is redelivered."""
+        return f"{self.firing.firing_id}:{self.action}"

@@ -1,0 +1,145 @@
+"""The app's parts as cleanup contexts, in dependency order: Redis → HTTP → loops.
+
+Each context starts its part on app startup and stops it on cleanup; a context's
+cleanup runs only if its startup finished (aiohttp), so a failed start unwinds cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from service import keys
+from service.settings import Settings
+from service.store import keys as store_keys
+from service.store.connection import connect_redis
+from service.store.effects import Effects
+from service.store.embedded import EmbeddedRedis
+from service.store.jobs import JobStore
+from service.store.rule_state import RuleStateStore
+from service.store.schedule import Schedule
+from service.store.scripts import Scripts
+from service.upstream.client import UpstreamClient
+from workers.actions.executor import ActionExecutor
+from workers.actions.queue import ActionQueueHandler, move_delayed
+from workers.poller.job_poll import JobPoller
+from workers.poller.runner import Poller
+from workers.rules.ticker import RuleTicker
+from workers.rules.worker import RuleWorker
+from workers.stream.consumer import GroupConfig, StreamConsumer
+from workers.stream.pending import report_pending
+
+log = structlog.get_logger(__name__)
+
+# Loops get this long to finish in-flight work on shutdown; well inside Kubernetes'
+# default 30 s grace period so the process exits 0 before it is killed.
+LOOP_STOP_TIMEOUT = 15.0
+RULES_GROUP = "rules"
+ACTIONS_GROUP = "actions"
+
+
+def replica_name(settings: Settings) -> str:
+    """A stable, unique name per process: the pod's hostname plus the pid."""
+    return settings.replica_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Connect to FTWATCH_REDIS_URL, or start the embedded Redis when it is unset."""
+    settings = app[keys.SETTINGS]
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir)
+        url = await embedded.start()
+    client = connect_redis(url)
+    scripts = Scripts(client)
+    app[keys.REDIS] = client
+    app[keys.SCRIPTS] = scripts
+    app[keys.JOBS] = JobStore(
+        client, scripts, maxlen=settings.stream_maxlen, window=settings.seen_window
+    )
+    app[keys.SCHEDULE] = Schedule(client, scripts, replica_name(settings))
+    try:
+        yield
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The process's one client session, the upstream client and the action executor."""
+    session = aiohttp.ClientSession()
+    app[keys.SESSION] = session
+    upstream = UpstreamClient(session, app[keys.SETTINGS], app[keys.METRICS])
+    app[keys.UPSTREAM] = upstream
+    effects = Effects(app[keys.REDIS], app[keys.SCRIPTS])
+    app[keys.ACTIONS] = ActionExecutor(upstream, effects, app[keys.METRICS])
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
+    job_poller = JobPoller(app[keys.UPSTREAM], app[keys.JOBS], metrics)
+    poller = Poller(app[keys.UPSTREAM], job_poller, app[keys.SCHEDULE], metrics, settings)
+    async with _loops(app, [poller.run(app[keys.STOPPING])]):
+        yield
+
+
+async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Rule evaluation, action execution, delayed actions, timer rules, pending gauges."""
+    settings, metrics, client = app[keys.SETTINGS], app[keys.METRICS], app[keys.REDIS]
+    stop, name = app[keys.STOPPING], replica_name(settings)
+    idle_ms = int(settings.claim_idle_seconds * 1000)
+    store = RuleStateStore(client, app[keys.SCRIPTS], group=RULES_GROUP)
+    rules = app[keys.RULES]
+    events = StreamConsumer(
+        client,
+        GroupConfig(store_keys.EVENTS_STREAM, RULES_GROUP, name,
+                    store_keys.DEAD_EVENTS_STREAM, claim_idle_ms=idle_ms),
+        RuleWorker(rules, store, metrics).handle,
+    )
+    actions = StreamConsumer(
+        client,
+        GroupConfig(store_keys.ACTION_QUEUE, ACTIONS_GROUP, name,
+                    store_keys.DEAD_ACTIONS_STREAM, claim_idle_ms=idle_ms * 2),
+        ActionQueueHandler(app[keys.ACTIONS]).handle,
+    )
+    ticker = RuleTicker(rules, store, app[keys.JOBS], app[keys.SCHEDULE], metrics,
+                        interval=settings.rule_tick_interval)
+    effects = Effects(client, app[keys.SCRIPTS])
+    loops = [events.run(stop), actions.run(stop), move_delayed(effects, stop),
+             ticker.run(stop), report_pending([events, actions], metrics, stop)]
+    async with _loops(app, loops):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _loops(
+    app: web.Application, coros: list[Coroutine[Any, Any, None]]
+) -> AsyncIterator[None]:
+    """Run background loops; on exit signal stop and wait for them (bounded)."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        yield
+    finally:
+        app[keys.STOPPING].set()
+        done, pending = await asyncio.wait(tasks, timeout=LOOP_STOP_TIMEOUT)
+        for task in pending:
+            log.warning("loop_stop_timeout", task=task.get_name())
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("loop_crashed", task=task.get_name(), error=str(task.exception()))

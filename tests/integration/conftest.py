@@ -1,0 +1,85 @@
+"""The whole pipeline on real parts: simulator, redis-server, ftwatch app, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from service.app import create_app
+from service.models.firing import Firing
+from service.settings import Settings
+from service.store import keys
+from simulator.app import create_app as create_simulator
+from simulator.presets import default_scenario
+from simulator.scenario import Scenario
+from tests.support import served
+from workers.rules.loading import parse_rules_text
+
+# The default rules, with durations a test can wait for.
+FAST_RULES = """
+rules:
+  - name: reward-plateau
+    match: {method: reinforcement}
+    when: {plateau: {metric: valid_reward_mean, mode: max, patience: 3, min_delta: 0.01}}
+    do: [pause, {notify: log}]
+  - name: grader-errors
+    match: {method: reinforcement}
+    when: {error_rate: {threshold: 0.25, window_steps: 3}}
+    do: [pause, {resume: {after: 1s, max_times: 1}}, {notify: log}]
+  - name: loss-divergence
+    match: {method: [supervised, dpo]}
+    when: {threshold: {metric: train_loss, above: 5.0, non_finite: true}}
+    do: [cancel, {notify: log}]
+  - name: finished
+    when: {status: [succeeded, failed, cancelled]}
+    do: [{notify: log}]
+"""
+
+
+@dataclass
+class Pipeline:
+    """A running simulator and ftwatch; helpers read both sides' records."""
+
+    sim_url: str
+    app_url: str
+    http: aiohttp.ClientSession
+    redis: aioredis.Redis
+
+    async def sim(self, path: str) -> Any:
+        async with self.http.get(self.sim_url + path) as resp:
+            return await resp.json()
+
+    async def sim_actions(self, job_id: str) -> list[str]:
+        calls = await self.sim(f"/_sim/actions?job_id={job_id}")
+        return [c["action"] for c in calls["actions"] if c["outcome"] == "ok"]
+
+    async def job_status(self, job_id: str) -> str:
+        jobs = await self.sim("/_sim/jobs")
+        return str(next(j["status"] for j in jobs["data"] if j["id"] == job_id))
+
+    async def firings(self) -> list[Firing]:
+        entries = await self.redis.xrange(keys.ACTIONS_STREAM)
+        return [Firing.model_validate_json(fields["f"]) for _, fields in entries]
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return default_scenario(step_period=0.1)
+
+
+@pytest.fixture
+async def pipeline(
+    settings: Settings, redis: aioredis.Redis, scenario: Scenario
+) -> AsyncIterator[Pipeline]:
+    async with served(create_simulator(scenario)) as sim_url:
+        app_settings = settings.model_copy(update={
+            "openai_base_url": f"{sim_url}/v1", "poll_interval": 0.2, "rule_tick_interval": 0.2,
+        })
+        app = create_app(app_settings, role="all", rules=parse_rules_text(FAST_RULES))
+        async with served(app) as app_url, aiohttp.ClientSession() as http:
+            yield Pipeline(sim_url, app_url, http, redis)

@@ -1,0 +1,1 @@
+"""Actions: pause, resume and cancel, executed once per firing; delayed resumes."""

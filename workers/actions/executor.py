@@ -1,0 +1,152 @@
+"""Execute pause, resume and cancel once per (firing, action), reconciling with upstream.
+
+The effect is claimed before the call and recorded after it. A crash in between leaves
+`started`: the retry reads the job first and does not call again when the job is already
+where the action would take it, so a job is paused once whatever is redelivered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from service.metrics import Metrics
+from service.models.action import ActionName, ActionTask
+from service.models.firing import ActionResult, Firing, JobFacts
+from service.store.effects import Effects
+from service.upstream.client import UpstreamClient
+from service.upstream.errors import (
+    BadRequest,
+    NotFound,
+    QuotaExceeded,
+    Unauthorized,
+    UpstreamError,
+)
+from service.upstream.models import Checkpoint, Job
+from workers.actions.reconcile import already_done, pointless
+
+log = structlog.get_logger(__name__)
+
+
+class ActionExecutor:
+    """Calls the upstream for one action and records what came of it."""
+
+    def __init__(
+        self, client: UpstreamClient | None, effects: Effects, metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._effects = effects
+        self._metrics = metrics
+        self._clock = clock
+
+    async def perform(
+        self, job: JobFacts, action: ActionName, *, firing_id: str, source: str,
+        event_created_at: int | None = None,
+    ) -> ActionResult:
+        """A manual action (the API): executed and recorded like a rule's."""
+        firing = Firing(
+            firing_id=firing_id, rule="api", kind="manual", job=job,
+            reason=f"{action} requested through the API", fired_at=self._clock(),
+            event_created_at=event_created_at,
+        )
+        return await self.execute(ActionTask(action=action, firing=firing, source=source))
+
+    async def execute(self, task: ActionTask) -> ActionResult:
+        """Run the task unless an earlier try finished it; record and count the outcome."""
+        previous = await self._effects.claim(task.effect_key)
+        if previous is not None and previous.startswith("done:"):
+            return ActionResult(action=task.action, outcome="already",
+                                detail=f"done before for this firing ({previous[5:]})")
+        with structlog.contextvars.bound_contextvars(job_id=task.firing.job.id):
+            result = await self._apply(task, retrying=previous is not None)
+            checkpoint = await self._checkpoint(task) if result.outcome == "ok" else None
+            await self._effects.finish(task.effect_key, result.outcome)
+            await self._record(task, result, checkpoint)
+        return result
+
+    async def give_up(self, task: ActionTask, error: Exception) -> ActionResult:
+        """Record a failure after the upstream stayed unavailable through every retry."""
+        result = ActionResult(action=task.action, outcome="failed", detail=str(error)[:500],
+                              at=self._clock())
+        await self._effects.finish(task.effect_key, "failed")
+        await self._record(task, result, None)
+        return result
+
+    async def _apply(self, task: ActionTask, *, retrying: bool) -> ActionResult:
+        if task.source != "openai" or self._client is None:
+            return self._result(task, "ok", "recorded only: the job is not on the upstream API")
+        job_id = task.firing.job.id
+        if retrying:
+            job = await self._client.get_job(job_id)
+            if already_done(task.action, job.status):
+                return self._result(task, "already", f"job is {job.status}")
+        try:
+            await _call(self._client, task.action)(job_id)
+        except BadRequest as exc:
+            return await self._reconcile(task, exc)
+        except (NotFound, Unauthorized, QuotaExceeded) as exc:
+            return self._result(task, "failed", exc.message)
+        return self._result(task, "ok")
+
+    async def _reconcile(self, task: ActionTask, exc: BadRequest) -> ActionResult:
+        """The upstream refused: find out whether the goal already holds or cannot."""
+        assert self._client is not None
+        job = await self._client.get_job(task.firing.job.id)
+        if already_done(task.action, job.status):
+            return self._result(task, "already", f"job is {job.status}")
+        reason = pointless(task.action, job.status)
+        if reason is not None:
+            return self._result(task, "skipped", reason)
+        return self._result(task, "failed", exc.message)
+
+    def _result(self, task: ActionTask, outcome: str, detail: str = "") -> ActionResult:
+        return ActionResult(action=task.action, outcome=outcome,
+                            detail=detail, at=self._clock())
+
+    async def _checkpoint(self, task: ActionTask) -> str | None:
+        """After a pause, the checkpoint at (or before) the best step: the model to keep."""
+        if task.action != "pause" or task.source != "openai" or self._client is None:
+            return None
+        try:
+            page = await self._client.list_checkpoints(task.firing.job.id, limit=100)
+        except UpstreamError as exc:  # a missing checkpoint name must not fail the pause
+            log.info("checkpoints_unavailable", error=str(exc))
+            return None
+        return best_checkpoint(page.data, task.firing.best_step)
+
+    async def _record(self, task: ActionTask, result: ActionResult, checkpoint: str | None) -> None:
+        self._metrics.actions.labels(task.action, result.outcome).inc()
+        created = task.firing.event_created_at
+        if result.outcome == "ok" and created:
+            self._metrics.event_to_action.observe(max(0.0, self._clock() - created))
+        failed = result.outcome == "failed"
+        record = task.firing.model_copy(update={
+            "actions": [result], "checkpoint": checkpoint or task.firing.checkpoint,
+            "stage": "action",
+            "type": "ftwatch.action.failed" if failed else task.firing.type,
+        })
+        await self._effects.record(record.model_dump_json())
+        log.info("action_done", action=task.action, outcome=result.outcome,
+                 detail=result.detail, rule=task.firing.rule)
+        if failed:
+            for receiver in task.notify:
+                await self._effects.deliver(receiver, record.model_dump_json())
+
+
+def _call(client: UpstreamClient, action: ActionName) -> Callable[[str], Awaitable[Job]]:
+    return {"pause": client.pause, "resume": client.resume, "cancel": client.cancel}[action]
+
+
+def best_checkpoint(checkpoints: list[Checkpoint], best_step: int | None) -> str | None:
+    """The checkpoint at the best step, else the latest one before it, else the latest."""
+    if not checkpoints:
+        return None
+    ranked = sorted(checkpoints, key=lambda c: c.step_number, reverse=True)
+    if best_step is not None:
+        before = [c for c in ranked if c.step_number <= best_step]
+        if before:
+            return before[0].fine_tuned_model_checkpoint or before[0].id
+    return ranked[0].fine_tuned_model_checkpoint or ranked[0].id

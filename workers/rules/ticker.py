@@ -1,0 +1,98 @@
+"""Timer-driven rules: `stalled` (and status seen between events), on one replica at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import structlog
+from redis.exceptions import RedisError
+
+from service.metrics import Metrics
+from service.models.job import JobSnapshot
+from service.store.jobs import JobStore
+from service.store.rule_state import RuleStateStore
+from service.store.schedule import Schedule
+from workers.outage import Outage
+from workers.rules.config import RulesFile
+from workers.rules.engine import tick
+from workers.rules.plan import Decision, Trigger, facts_of_snapshot, fire
+from workers.rules.worker import encode, stored_state
+
+log = structlog.get_logger(__name__)
+
+TICKER_LEASE = "ftwatch:lease:ticker"
+
+
+class RuleTicker:
+    """Feeds every watched job's snapshot to the rules every `interval` seconds."""
+
+    def __init__(
+        self,
+        rules: RulesFile,
+        store: RuleStateStore,
+        jobs: JobStore,
+        schedule: Schedule,
+        metrics: Metrics,
+        *,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rules = rules
+        self._store = store
+        self._jobs = jobs
+        self._schedule = schedule
+        self._metrics = metrics
+        self._interval = interval
+        self._clock = clock
+
+    async def run(self, stop: asyncio.Event) -> None:
+        outage = Outage("rule-ticker")
+        while not stop.is_set():
+            try:
+                if await self._schedule.hold(TICKER_LEASE, self._interval * 3):
+                    await self.tick_all()
+                outage.ended()
+            except RedisError as exc:
+                await outage.wait(exc, stop)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+
+    async def tick_all(self) -> int:
+        """Tick every watched job once; returns how many firings it committed."""
+        job_ids = await self._schedule.watched_ids()
+        fired = 0
+        for snapshot in await self._jobs.snapshots(job_ids):
+            fired += await self.tick_job(snapshot)
+        return fired
+
+    async def tick_job(self, job: JobSnapshot) -> int:
+        stored = await self._store.load(job.job_id)
+        now = self._clock()
+        decision = Decision()
+        trigger = Trigger(job=facts_of_snapshot(job), now=now, source=job.source)
+        for rule in self._rules.rules:
+            previous = stored_state(stored, rule.name)
+            state, verdict = tick(rule, previous, job, now)
+            if state != previous:
+                decision.states[rule.name] = state
+            if verdict is not None:
+                fire(
+                    decision,
+                    rule,
+                    state,
+                    verdict,
+                    trigger,
+                    resumes_so_far=stored.resumes.get(rule.name, 0),
+                )
+        if not decision.states:
+            return 0
+        # A conflict means a worker just committed for this job: the next tick re-judges.
+        if not await self._store.commit(job.job_id, stored.version, encode(decision, None)):
+            return 0
+        for firing in decision.firings:
+            self._metrics.rule_firings.labels(firing.rule).inc()
+        return len(decision.firings)
