@@ -40,6 +40,7 @@ class SimJob:
         self._owners = owners  # event id → job id, shared across the platform
         self.status = "validating_files"
         self.mode: Mode = "timeline"
+        self.paused_at: list[int] = []  # steps at which the job was paused
         self.progress, self.last = 0.0, now - spec.elapsed
         self.stage = self.step = self._seq = 0
         self.resume_until = 0.0
@@ -120,7 +121,7 @@ class SimJob:
 
     def _step(self, wall: float) -> None:
         self.step += 1
-        data = metrics_data(self.spec, self.step)
+        data = metrics_data(self.spec, self.step, self.paused_at)
         self._last_data = data
         self._emit(
             {"type": "metrics", "message": metrics_message(self.spec, data), "data": data}, wall
@@ -154,6 +155,7 @@ class SimJob:
         if self.status != "running":
             raise invalid_state(self.id, "pause", self.status, "pause requires 'running'")
         self.mode, self.status = "held", "paused"
+        self.paused_at.append(self.step)
         if self.step and not self._has_checkpoint(self.step):
             self._checkpoint(wall)
         self._message(f"Fine-tuning job paused at step {self.step}", wall)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from simulator.scenario import ErrorCategory, GraderSpec, JobSpec
@@ -82,12 +83,21 @@ def method_payload(spec: JobSpec) -> dict[str, Any]:
     return {"type": "reinforcement", "reinforcement": {"grader": grader, "hyperparameters": hyper}}
 
 
-def burst(spec: JobSpec, grader: str, step: int) -> tuple[float, ErrorCategory]:
-    """The grader's error rate at `step` (worst burst covering it) and its category."""
+def burst(
+    spec: JobSpec, grader: str, step: int, paused_at: Sequence[int] = ()
+) -> tuple[float, ErrorCategory]:
+    """The grader's error rate at `step` (worst burst covering it) and its category.
+
+    `paused_at`: the steps at which the job was paused; a `fixed_on_pause` burst ends
+    at the first of them inside it.
+    """
     rate = 0.0
     category: ErrorCategory = "other_error"
     for item in spec.grader_errors:
-        if item.grader == grader and item.from_step <= step <= item.to_step and item.rate >= rate:
+        end = item.to_step
+        if item.fixed_on_pause:
+            end = min([end, *(p for p in paused_at if item.from_step <= p <= item.to_step)])
+        if item.grader == grader and item.from_step <= step <= end and item.rate >= rate:
             rate, category = item.rate, item.category
     return rate, category
 
@@ -108,14 +118,14 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 6)
 
 
-def rft_data(spec: JobSpec, step: int) -> dict[str, Any]:
+def rft_data(spec: JobSpec, step: int, paused_at: Sequence[int] = ()) -> dict[str, Any]:
     """`data` of an RFT metrics event; errored samples score 0, lowering the reward."""
     evals = is_eval_step(spec, step)
     train = spec.curve("train_reward_mean").value(step, spec.total_steps)
     valid = spec.curve("valid_reward_mean").value(step, spec.total_steps)
     scores, errors, trains, valids = [], [], [], []
     for grader in spec.grader_list:
-        rate, category = burst(spec, grader.name, step)
+        rate, category = burst(spec, grader.name, step, paused_at)
         entry: dict[str, Any] = {
             "name": grader.name,
             "type": grader.type,
@@ -158,8 +168,10 @@ def sft_data(spec: JobSpec, step: int) -> dict[str, Any]:
     return data
 
 
-def metrics_data(spec: JobSpec, step: int) -> dict[str, Any]:
-    return rft_data(spec, step) if spec.method == "reinforcement" else sft_data(spec, step)
+def metrics_data(spec: JobSpec, step: int, paused_at: Sequence[int] = ()) -> dict[str, Any]:
+    if spec.method == "reinforcement":
+        return rft_data(spec, step, paused_at)
+    return sft_data(spec, step)
 
 
 def metrics_message(spec: JobSpec, data: dict[str, Any]) -> str:

@@ -70,6 +70,7 @@ def _demo_jobs(period: float) -> list[JobSpec]:
                 to_step=13,
                 rate=0.6,
                 category="sample_parse_error",
+                fixed_on_pause=True,
             )
         ],
         metrics={
@@ -127,8 +128,8 @@ def default_scenario(step_period: float = 0.5) -> Scenario:
     - ftjob-demo-rft-plateau: RFT, valid_reward_mean rises to 0.62 by step 12, then flat
       (noise 0.002) until step 40; succeeds if nobody pauses it.
     - ftjob-demo-rft-grader-errors: RFT with graders answer_format + correctness;
-      answer_format fails 60% of samples (sample_parse_error) on steps 6-13, then
-      recovers; rewards keep improving; succeeds after 40 steps.
+      answer_format fails 60% of samples (sample_parse_error) on steps 6-13, or until
+      the job is paused (someone fixes the grader), then recovers; succeeds after 40 steps.
     - ftjob-demo-sft-succeeds: SFT, train_loss 2.1 → 0.3 (exp); succeeds after 30 steps.
     - ftjob-demo-sft-diverges: SFT, train_loss falls to ~1.25 by step 10, then x1.5 per
       step (above 5.0 from step 14), NaN from step 24; fails at step 26.

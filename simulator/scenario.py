@@ -57,6 +57,9 @@ class GraderErrorBurst(_Strict):
     to_step: int = Field(ge=1)
     rate: float = Field(ge=0, le=1)
     category: ErrorCategory = "other_error"
+    # True: someone fixes the grader while the job is paused, so a pause during the burst
+    # ends it (what a team does after ftwatch pauses a job whose grader is failing).
+    fixed_on_pause: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> GraderErrorBurst:

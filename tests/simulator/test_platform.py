@@ -9,6 +9,7 @@ import pytest
 
 from simulator.curves import Curve
 from simulator.errors import ApiError
+from simulator.payloads import burst
 from simulator.platform import ManualClock, Platform
 from simulator.scenario import GraderErrorBurst, GraderSpec, JobSpec, Scenario
 
@@ -211,3 +212,18 @@ def test_elapsed_jobs_are_backdated_and_lists_page_newest_first(clock: ManualClo
     assert [j["id"] for j in team_a] == ["old"] and [j["id"] for j in without] == ["bare"]
     added = platform.add_job(JobSpec())
     assert added["id"].startswith("ftjob-") and platform.job_ids()[-1] == added["id"]
+
+
+def test_a_burst_fixed_on_pause_ends_when_the_job_is_paused() -> None:
+    spec = JobSpec(
+        id="ftjob-x",
+        method="reinforcement",
+        graders=[GraderSpec(name="g", type="python")],
+        grader_errors=[
+            GraderErrorBurst(grader="g", from_step=6, to_step=13, rate=0.6, fixed_on_pause=True)
+        ],
+    )
+    assert burst(spec, "g", 9)[0] == 0.6
+    assert burst(spec, "g", 9, paused_at=[8])[0] == 0.0
+    assert burst(spec, "g", 8, paused_at=[8])[0] == 0.6
+    assert burst(spec, "g", 12, paused_at=[20])[0] == 0.6
