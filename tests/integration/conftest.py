@@ -11,12 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from service.app import create_app
+from service.models.event import NormalizedEvent
 from service.models.firing import Firing
 from service.settings import Settings
 from service.store import keys
 from simulator.app import create_app as create_simulator
+from simulator.platform import ManualClock, Platform
 from simulator.presets import default_scenario
-from simulator.scenario import Scenario
+from simulator.scenario import JobSpec, Scenario
 from tests.support import served
 from workers.rules.loading import parse_rules_text
 
@@ -77,9 +79,57 @@ async def pipeline(
     settings: Settings, redis: aioredis.Redis, scenario: Scenario
 ) -> AsyncIterator[Pipeline]:
     async with served(create_simulator(scenario)) as sim_url:
-        app_settings = settings.model_copy(update={
-            "openai_base_url": f"{sim_url}/v1", "poll_interval": 0.2, "rule_tick_interval": 0.2,
-        })
+        app_settings = settings.model_copy(
+            update={
+                "openai_base_url": f"{sim_url}/v1",
+                "poll_interval": 0.2,
+                "rule_tick_interval": 0.2,
+            }
+        )
         app = create_app(app_settings, role="all", rules=parse_rules_text(FAST_RULES))
         async with served(app) as app_url, aiohttp.ClientSession() as http:
             yield Pipeline(sim_url, app_url, http, redis)
+
+
+@dataclass
+class ManualSim:
+    """A simulator whose jobs move only when the test moves its clock."""
+
+    platform: Platform
+    clock: ManualClock
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def upstream_ids(self, job_id: str) -> list[str]:
+        """Every event id the job has shown so far, oldest first."""
+        return [row["id"] for row in self.platform.visibility(job_id)]
+
+
+def rft_job(job_id: str, *, total_steps: int = 400) -> JobSpec:
+    return JobSpec(
+        id=job_id,
+        method="reinforcement",
+        step_period=1.0,
+        start_after=0.0,
+        total_steps=total_steps,
+        eval_interval=5,
+    )
+
+
+@pytest.fixture
+async def manual_sim() -> AsyncIterator[ManualSim]:
+    clock = ManualClock()
+    jobs = [rft_job(f"ftjob-poll-{n}") for n in range(3)]
+    platform = Platform(Scenario(jobs=jobs), now=clock.now, wall=clock.wall)
+    async with served(create_simulator(platform)) as url:
+        yield ManualSim(platform, clock, url)
+
+
+async def stream_ids(redis: aioredis.Redis, job_id: str) -> list[str]:
+    """The upstream event ids of a job in `ftwatch:events`, in stream order."""
+    entries = await redis.xrange(keys.EVENTS_STREAM)
+    events = [NormalizedEvent.model_validate_json(fields["e"]) for _, fields in entries]
+    return [e.event_id for e in events if e.job_id == job_id and e.type != "status"]

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from service.models.action import ActionName, ActionTask
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing, FiringType, JobFacts
-from service.models.job import JobSnapshot
 from service.upstream.models import TERMINAL_STATUSES
 from workers.rules.actions_spec import (
     Action,
@@ -18,7 +17,8 @@ from workers.rules.actions_spec import (
 )
 from workers.rules.config import Rule
 from workers.rules.detectors.base import Verdict
-from workers.rules.engine import RuleState, firing_id
+from workers.rules.engine import RuleState
+from workers.rules.firings import build_firing
 
 
 @dataclass
@@ -33,29 +33,6 @@ class Decision:
     resumed_by: list[str] = field(default_factory=list)
 
 
-def facts_of_event(event: NormalizedEvent, snapshot_step: int | None = None) -> JobFacts:
-    return JobFacts(
-        id=event.job_id,
-        model=event.model,
-        method=event.method,
-        metadata=event.metadata,
-        status=event.status,
-        step=event.step if event.step is not None else snapshot_step,
-    )
-
-
-def facts_of_snapshot(job: JobSnapshot) -> JobFacts:
-    return JobFacts(
-        id=job.job_id,
-        model=job.model,
-        method=job.method,
-        metadata=job.metadata,
-        status=job.status,
-        step=job.step,
-        fine_tuned_model=job.fine_tuned_model,
-    )
-
-
 @dataclass(frozen=True)
 class Trigger:
     """Where a verdict came from: the event (if any), the job, the time, the source."""
@@ -63,8 +40,7 @@ class Trigger:
     job: JobFacts
     now: float
     source: str = "openai"
-    event_id: str | None = None
-    event_created_at: int | None = None
+    event: NormalizedEvent | None = None
 
 
 def fire(
@@ -77,21 +53,9 @@ def fire(
     resumes_so_far: int,
 ) -> None:
     """Add the firing of `rule` and everything it asks for to `decision`."""
-    firing = Firing(
-        firing_id=firing_id(rule.name, trigger.job.id, state.episode),
-        type=_firing_type(rule, trigger.job),
-        rule=rule.name,
-        kind=rule.kind,
-        job=trigger.job,
-        reason=verdict.reason,
-        values=verdict.values,
-        best=verdict.best,
-        best_step=verdict.best_step,
-        dry_run=rule.dry_run,
-        event_id=trigger.event_id,
-        event_created_at=trigger.event_created_at,
-        fired_at=trigger.now,
-    )
+    firing = build_firing(
+        rule, state, verdict, job=trigger.job, fired_at=trigger.now, event=trigger.event
+    ).model_copy(update={"type": _firing_type(rule, trigger.job)})
     planner = _Planner(rule, trigger, resumes_so_far)
     results = [planner.plan(action) for action in rule.do]
     firing = firing.model_copy(update={"actions": results})
@@ -132,6 +96,10 @@ class _Planner:
         name = _action_name(action)
         if self.rule.dry_run:
             return ActionResult(action=name, outcome="dry_run", detail="dry run: nothing called")
+        status = self.trigger.job.status
+        if status in TERMINAL_STATUSES:
+            # Events of the final drain carry the terminal status: nothing left to control.
+            return ActionResult(action=name, outcome="skipped", detail=f"job already {status}")
         # The firing is filled in by `fire` once every action is planned.
         task = ActionTask(
             action=name, firing=_PLACEHOLDER, source=self.trigger.source, notify=self.receivers

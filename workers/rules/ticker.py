@@ -18,7 +18,8 @@ from service.store.schedule import Schedule
 from workers.outage import Outage
 from workers.rules.config import RulesFile
 from workers.rules.engine import tick
-from workers.rules.plan import Decision, Trigger, facts_of_snapshot, fire
+from workers.rules.firings import facts_of_snapshot
+from workers.rules.plan import Decision, Trigger, fire
 from workers.rules.worker import encode, stored_state
 
 log = structlog.get_logger(__name__)

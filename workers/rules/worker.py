@@ -19,7 +19,8 @@ from service.models.event import NormalizedEvent
 from service.store.rule_state import Commit, RuleStateStore, StoredRules
 from workers.rules.config import RulesFile
 from workers.rules.engine import RuleState, evaluate
-from workers.rules.plan import Decision, Trigger, facts_of_event, fire
+from workers.rules.firings import facts_of_event
+from workers.rules.plan import Decision, Trigger, fire
 from workers.stream.consumer import Disposition, Fields
 
 log = structlog.get_logger(__name__)
@@ -88,13 +89,7 @@ class RuleWorker:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
         decision = Decision()
-        trigger = Trigger(
-            job=facts_of_event(event),
-            now=now,
-            source=event.source,
-            event_id=event.event_id,
-            event_created_at=event.created_at,
-        )
+        trigger = Trigger(job=facts_of_event(event), now=now, source=event.source, event=event)
         for rule in self._rules.rules:
             previous = stored_state(stored, rule.name)
             state, verdict = evaluate(rule, previous, event, now)

@@ -1,0 +1,111 @@
+"""The poller against the simulator and a real redis-server, in one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from structlog.testing import capture_logs
+
+from service.app import create_app
+from service.metrics import Metrics
+from service.settings import Settings
+from tests.integration.conftest import ManualSim, stream_ids
+from tests.support import eventually, served
+from workers.rules.loading import parse_rules_text
+
+NO_RULES = parse_rules_text("rules: []")
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+async def poller(settings: Settings, manual_sim: ManualSim, metrics: Metrics) -> AsyncIterator[str]:
+    app_settings = settings.model_copy(update={"openai_base_url": manual_sim.base_url})
+    app = create_app(app_settings, role="poller", metrics=metrics, rules=NO_RULES)
+    async with served(app) as url:
+        yield url
+
+
+async def caught_up(redis: aioredis.Redis, sim: ManualSim, job_id: str) -> bool:
+    return await stream_ids(redis, job_id) == sim.upstream_ids(job_id)
+
+
+@pytest.mark.usefixtures("poller")
+async def test_250_events_between_two_polls_arrive_once_in_order(
+    redis: aioredis.Redis, manual_sim: ManualSim
+) -> None:
+    job = "ftjob-poll-0"
+    manual_sim.clock.advance(3)
+    await eventually(lambda: caught_up(redis, manual_sim, job), message="first events")
+    manual_sim.platform.fast_forward(job, steps=250)
+    assert len(manual_sim.upstream_ids(job)) > 250
+    await eventually(lambda: caught_up(redis, manual_sim, job), message="250 new events")
+    ids = await stream_ids(redis, job)
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.usefixtures("poller")
+async def test_bad_events_are_counted_logged_and_skipped(
+    redis: aioredis.Redis, manual_sim: ManualSim, metrics: Metrics
+) -> None:
+    job = "ftjob-poll-1"
+    manual_sim.platform.inject_events(
+        job,
+        [
+            {
+                "object": "fine_tuning.job.event",
+                "created_at": 1,
+                "level": "info",
+                "message": "no id",
+            },
+            {"object": "fine_tuning.job.event", "id": "ev-bad-type", "created_at": "yesterday"},
+            {
+                "object": "fine_tuning.job.event",
+                "id": "ev-null",
+                "created_at": 5,
+                "level": "info",
+                "message": "Fine tuning job started",
+                "type": "message",
+                "data": None,
+            },
+        ],
+    )
+    with capture_logs() as logs:
+        manual_sim.clock.advance(2)
+        await eventually(lambda: _has(redis, job, "ev-null"), message="the good event")
+    rejected = [log for log in logs if log["event"] == "event_rejected"]
+    assert rejected and all(log.get("job_id") == job for log in rejected)
+    assert metrics.events_rejected.labels("openai", "malformed")._value.get() >= 2
+    assert not await _has(redis, job, "ev-bad-type")
+    manual_sim.clock.advance(3)  # the poller goes on
+    newest = manual_sim.upstream_ids(job)[-1]
+    await eventually(lambda: _has(redis, job, newest), message="later events")
+    ids = await stream_ids(redis, job)
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.usefixtures("poller")
+async def test_unknown_statuses_keep_the_job_watched(
+    redis: aioredis.Redis, manual_sim: ManualSim
+) -> None:
+    job = "ftjob-poll-2"
+    manual_sim.clock.advance(2)
+    for status in ("pausing", "defrosting"):
+        manual_sim.platform.set_status(job, status)
+        await eventually(lambda s=status: _status_seen(redis, job, s), message=status)
+    manual_sim.platform.set_status(job, "running")
+    manual_sim.clock.advance(5)
+    await eventually(lambda: caught_up(redis, manual_sim, job), message="events after")
+
+
+async def _has(redis: aioredis.Redis, job: str, event_id: str) -> bool:
+    return event_id in await stream_ids(redis, job)
+
+
+async def _status_seen(redis: aioredis.Redis, job: str, status: str) -> bool:
+    return await redis.hget(f"ftwatch:job:{job}", "status") == status

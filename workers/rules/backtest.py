@@ -1,0 +1,135 @@
+"""Replay recorded events through the rules: what would have fired, when, and why (pure).
+
+Actions are not simulated (a pause would have changed the history that follows), so
+a rule is shown firing again only where the recorded history re-arms it. Time is the
+events' `created_at`; a `stalled` rule fires at the moment the silence after an event
+reached its limit (a job whose status is unknown counts as running between events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from service.models.event import NormalizedEvent
+from service.models.job import JobSnapshot
+from workers.rules.config import Rule, RulesFile
+from workers.rules.detectors.base import Verdict, count, fmt
+from workers.rules.engine import RuleState, evaluate, firing_id, tick
+from workers.rules.when import StalledWhen
+
+
+class BacktestRow(BaseModel):
+    """One firing the rules would have made."""
+
+    job_id: str
+    rule: str
+    kind: str
+    at: float  # unix seconds
+    step: int | None
+    reason: str
+    actions: list[str]
+    dry_run: bool
+    best: float | None = None
+    best_step: int | None = None
+    firing_id: str
+
+
+class _Job:
+    def __init__(self) -> None:
+        self.states: dict[str, RuleState] = {}
+        self.last: NormalizedEvent | None = None
+
+
+def backtest(rules: RulesFile, events: Iterable[NormalizedEvent]) -> list[BacktestRow]:
+    """Every firing, in order, that `rules` would have made on `events` (oldest first)."""
+    jobs: dict[str, _Job] = {}
+    rows: list[BacktestRow] = []
+    for event in events:
+        job = jobs.setdefault(event.job_id, _Job())
+        for rule in rules.rules:
+            if job.last is not None and isinstance(rule.when, StalledWhen):
+                rows += _stall_check(rule, rule.when, job, event.created_at)
+            state, verdict = evaluate(rule, job.states.get(rule.name), event, event.created_at)
+            job.states[rule.name] = state
+            if verdict is not None:
+                rows.append(_row(rule, state, verdict, event.job_id, event.created_at))
+        job.last = event
+    return rows
+
+
+def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list[BacktestRow]:
+    """Tick the stalled rule at the job's last event and when its limit ran out before `until`."""
+    last = job.last
+    if last is None:
+        return []
+    snapshot = JobSnapshot(
+        job_id=last.job_id,
+        status=last.status or "running",
+        model=last.model,
+        method=last.method,
+        metadata=dict(last.metadata),
+        last_event_at=last.created_at,
+    )
+    rows = []
+    for now in (float(last.created_at), last.created_at + when.stalled.for_):
+        if now >= until:
+            break
+        state, verdict = tick(rule, job.states.get(rule.name), snapshot, now)
+        job.states[rule.name] = state
+        if verdict is not None:
+            rows.append(_row(rule, state, verdict, last.job_id, now))
+    return rows
+
+
+def _row(rule: Rule, state: RuleState, verdict: Verdict, job_id: str, at: float) -> BacktestRow:
+    return BacktestRow(
+        job_id=job_id,
+        rule=rule.name,
+        kind=rule.kind,
+        at=at,
+        step=verdict.step,
+        reason=verdict.reason,
+        actions=rule.describe_actions(),
+        dry_run=rule.dry_run,
+        best=verdict.best,
+        best_step=verdict.best_step,
+        firing_id=firing_id(rule.name, job_id, state.episode),
+    )
+
+
+_HEADER = ("TIME (UTC)", "JOB", "RULE", "STEP", "ACTIONS", "REASON")
+
+
+def format_rows(rows: list[BacktestRow], events: int, jobs: int) -> str:
+    """A table of the firings and a summary line naming its units."""
+    summary = f"{count(len(rows), 'firing')} over {count(events, 'event')}"
+    summary += f" of {count(jobs, 'job')}"
+    if not rows:
+        return f"no rule would have fired ({count(events, 'event')} of {count(jobs, 'job')})"
+    table = [_HEADER, *(_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(_HEADER) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(line, widths, strict=False)), line[-1]])
+        for line in table
+    ]
+    return "\n".join([*lines, summary])
+
+
+def _cells(row: BacktestRow) -> tuple[str, ...]:
+    when = _time(row.at)
+    actions = ", ".join(row.actions) + (" (dry run)" if row.dry_run else "")
+    step = "-" if row.step is None else str(row.step)
+    reason = row.reason
+    if row.best is not None and row.best_step is not None and "best" not in reason:
+        reason += f" (best {fmt(row.best)} at step {row.best_step})"
+    return (when, row.job_id, row.rule, step, actions, reason)
+
+
+def _time(at: float) -> str:
+    try:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return f"{at:g}"

@@ -1,0 +1,53 @@
+"""`ftwatch rules check FILE` and `ftwatch rules backtest FILE --events EVENTS.jsonl`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from workers.rules.backtest import backtest, format_rows
+from workers.rules.detectors.base import count
+from workers.rules.errors import RulesError
+from workers.rules.events_file import load_events
+from workers.rules.loading import load_rules
+
+
+def check_command(path: str, out: TextIO) -> int:
+    """Print every error of the rules file at `path` (exit 1), or `ok: …` (exit 0)."""
+    try:
+        rules = load_rules(path)
+    except RulesError as exc:
+        for line in exc.errors:
+            print(line, file=out)
+        return 1
+    print(
+        f"ok: {count(len(rules.rules), 'rule')}, {count(len(rules.receivers), 'receiver')}",
+        file=out,
+    )
+    return 0
+
+
+def backtest_command(rules_path: str, events_path: str, out: TextIO) -> int:
+    """Replay EVENTS.jsonl through the rules and print what would have fired.
+
+    Exit 1 when the rules file is invalid or the events file cannot be read; bad event
+    lines are reported (`events.jsonl:7: …`) and skipped.
+    """
+    try:
+        rules = load_rules(rules_path)
+    except RulesError as exc:
+        for line in exc.errors:
+            print(line, file=out)
+        return 1
+    try:
+        with Path(events_path).open(encoding="utf-8", errors="replace") as lines:
+            loaded = load_events(lines)
+    except OSError as exc:
+        print(f"{events_path}: {exc.strerror or exc}", file=out)
+        return 1
+    for error in loaded.errors:
+        print(f"{events_path}:{error.removeprefix('line ')}", file=out)
+    rows = backtest(rules, loaded.events)
+    jobs = len({event.job_id for event in loaded.events})
+    print(format_rows(rows, len(loaded.events), jobs), file=out)
+    return 0

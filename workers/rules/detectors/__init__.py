@@ -1,0 +1,1 @@
+"""Detectors: pure, I/O-free condition checks with explicit, serializable state."""

@@ -1,0 +1,64 @@
+"""Stalled: a job in a talking status (running) with no new event for a while; timer-driven.
+
+Parameters (workers.rules.when.Stalled):
+- for: how long without a new event before it fires (a duration).
+- statuses: the statuses in which a job should keep emitting events (default running).
+
+The quiet time runs from the later of the last event and the moment the job was
+first seen in one of `statuses` (so a job just resumed is not stalled because its
+last event predates the pause). `now` and `last_event_at` share one clock (seconds).
+It clears when an event arrives or the job leaves those statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from service.models.event import NormalizedEvent
+from workers.rules.detectors.base import DetectorState, Verdict
+from workers.rules.durations import format_duration
+from workers.rules.when import Stalled
+
+
+class StalledState(DetectorState):
+    """When the job was first seen in a talking status."""
+
+    kind: Literal["stalled"] = "stalled"
+    since: float | None = None
+
+    def rearmed(self) -> StalledState:
+        return self.model_copy(update={"active": False, "since": None})
+
+
+def tick(
+    params: Stalled,
+    state: StalledState,
+    now: float,
+    job_status: str | None,
+    last_event_at: float | None,
+) -> tuple[StalledState, Verdict | None]:
+    """Check the clock; a Verdict while the job has been quiet for at least `for`."""
+    if job_status not in params.statuses:
+        return StalledState(), None
+    since = state.since if state.since is not None else now
+    quiet_from = since if last_event_at is None else max(since, last_event_at)
+    quiet = max(now - quiet_from, 0.0)
+    new = StalledState(since=since, active=quiet >= params.for_)
+    if not new.active:
+        return new, None
+    return new, Verdict(
+        reason=(
+            f"no new event for {format_duration(quiet)} while {job_status}"
+            f" (limit {format_duration(params.for_)})"
+        ),
+        values={"seconds_since_event": quiet, "limit_seconds": params.for_},
+        details={"status": job_status, "last_event_at": last_event_at},
+    )
+
+
+def step(
+    params: Stalled, state: StalledState, event: NormalizedEvent
+) -> tuple[StalledState, Verdict | None]:
+    """An event: the job talks, so the condition clears (the clock runs from it)."""
+    del params, event
+    return state.model_copy(update={"active": False}), None

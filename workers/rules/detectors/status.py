@@ -1,0 +1,42 @@
+"""Status: the job reached one of the listed statuses (e.g. succeeded, failed, cancelled).
+
+Parameter: the list of statuses. The status comes from an event (`NormalizedEvent.status`,
+the job's status when the event was polled) or from a job snapshot; an unknown status
+(None) is no evaluation. It clears when the job leaves those statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from service.models.event import NormalizedEvent
+from workers.rules.detectors.base import DetectorState, Verdict
+
+
+class StatusState(DetectorState):
+    """The last status seen."""
+
+    kind: Literal["status"] = "status"
+    status: str | None = None
+
+    def rearmed(self) -> StatusState:
+        return self.model_copy(update={"active": False})
+
+
+def observe(
+    statuses: list[str], state: StatusState, status: str | None
+) -> tuple[StatusState, Verdict | None]:
+    """Feed the job's status; a Verdict while it is one of `statuses`."""
+    if status is None:
+        return state, None
+    new = StatusState(status=status, active=status in statuses)
+    if not new.active:
+        return new, None
+    return new, Verdict(reason=f"job status is {status}", details={"status": status})
+
+
+def step(
+    statuses: list[str], state: StatusState, event: NormalizedEvent
+) -> tuple[StatusState, Verdict | None]:
+    """Feed one event (its `status`)."""
+    return observe(statuses, state, event.status)

@@ -1,0 +1,187 @@
+"""Pure rule evaluation with firing semantics: once per episode, re-arm, cooldown, match.
+
+Per (rule, job) the caller keeps one RuleState (JSON-serializable) and feeds it every
+event of the job in order (`evaluate`) and, periodically, the job's snapshot (`tick`,
+which drives `stalled` and `status` rules and notices resumes between events).
+
+- A rule fires once per episode: after firing it is disarmed until its detector says
+  the condition cleared (`DetectorState.active` is False again) or the job was
+  resumed; re-arming starts the next episode.
+- A resume is noticed by itself when the job's status goes from `paused` to a
+  non-terminal status (through events or snapshots); call `on_resumed` when the
+  caller knows of one otherwise. A resume also resets the detector's patience.
+- `cooldown` silences a rule for a job for a while after it fired: a verdict in that
+  time is dropped (the rule stays armed, so it fires once the cooldown is over if
+  the condition still holds).
+- `dry_run` does not change evaluation; the caller records instead of acting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.models.event import NormalizedEvent
+from service.models.job import JobSnapshot
+from service.upstream.models import TERMINAL_STATUSES
+from workers.rules.config import Rule
+from workers.rules.detectors import error_rate, plateau, stalled, status, threshold
+from workers.rules.detectors.base import Verdict
+from workers.rules.detectors.error_rate import ErrorRateState
+from workers.rules.detectors.plateau import PlateauState
+from workers.rules.detectors.stalled import StalledState
+from workers.rules.detectors.status import StatusState
+from workers.rules.detectors.threshold import ThresholdState
+from workers.rules.when import (
+    ErrorRateWhen,
+    PlateauWhen,
+    StalledWhen,
+    StatusWhen,
+    ThresholdWhen,
+    When,
+)
+
+DetectorStates = PlateauState | ErrorRateState | ThresholdState | StalledState | StatusState
+AnyDetectorState = Annotated[DetectorStates, Field(discriminator="kind")]
+_INITIAL: dict[str, Callable[[], DetectorStates]] = {
+    "plateau": PlateauState,
+    "error_rate": ErrorRateState,
+    "threshold": ThresholdState,
+    "stalled": StalledState,
+    "status": StatusState,
+}
+
+
+class RuleState(BaseModel):
+    """Everything the engine remembers about one rule for one job."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants", frozen=True, extra="forbid")
+
+    detector: AnyDetectorState
+    armed: bool = True  # False from a firing until the condition clears or the job resumes
+    episode: int = 1  # the current episode; a firing's id is (rule, job, episode)
+    fired_count: int = 0
+    cooldown_until: float | None = None
+    last_fired_at: float | None = None
+    last_status: str | None = None  # the job status last seen, to notice resumes
+
+
+def initial_state(rule: Rule) -> RuleState:
+    """A fresh state for `rule` on a job it has never seen."""
+    return RuleState(detector=_INITIAL[rule.kind]())
+
+
+def fit_state(rule: Rule, state: RuleState | None) -> RuleState:
+    """`state`, or a fresh one when missing or made for another kind of condition.
+
+    Episodes keep counting across such a reset so firing ids never repeat.
+    """
+    if state is None:
+        return initial_state(rule)
+    if state.detector.kind == rule.kind:
+        return state
+    return RuleState(detector=_INITIAL[rule.kind](), episode=state.episode + 1)
+
+
+def firing_id(rule_name: str, job_id: str, episode: int) -> str:
+    """The stable id of one firing: the dedup key of every effect it causes."""
+    digest = hashlib.sha256(f"{rule_name}\x00{job_id}\x00{episode}".encode()).hexdigest()
+    return f"fir_{digest[:32]}"
+
+
+def on_resumed(state: RuleState) -> RuleState:
+    """The job was resumed: re-arm (a new episode if it had fired) and reset the detector."""
+    update: dict[str, object] = {"detector": state.detector.rearmed()}
+    if not state.armed:
+        update |= {"armed": True, "episode": state.episode + 1}
+    return state.model_copy(update=update)
+
+
+def evaluate(
+    rule: Rule, state: RuleState | None, event: NormalizedEvent, now: float
+) -> tuple[RuleState, Verdict | None]:
+    """Feed one event of a job to one rule; a Verdict when the rule fires now."""
+    current = fit_state(rule, state)
+    if not rule.applies_to(event.method, event.model, event.metadata):
+        return current, None
+    current = _track_status(current, event.status)
+    detector, verdict = _step(rule.when, current.detector, event)
+    return _decide(rule, current.model_copy(update={"detector": detector}), verdict, now)
+
+
+def tick(
+    rule: Rule, state: RuleState | None, job: JobSnapshot, now: float
+) -> tuple[RuleState, Verdict | None]:
+    """Feed the job's snapshot at time `now`: drives stalled and status rules.
+
+    For `stalled`, `job.last_event_at` must be on the clock of `now`.
+    """
+    current = fit_state(rule, state)
+    if not rule.applies_to(job.method, job.model, job.metadata):
+        return current, None
+    current = _track_status(current, job.status)
+    when, detector = rule.when, current.detector
+    new: DetectorStates
+    verdict: Verdict | None
+    if isinstance(when, StalledWhen) and isinstance(detector, StalledState):
+        last = float(job.last_event_at) if job.last_event_at is not None else None
+        new, verdict = stalled.tick(when.stalled, detector, now, job.status, last)
+    elif isinstance(when, StatusWhen) and isinstance(detector, StatusState):
+        new, verdict = status.observe(when.status, detector, job.status)
+    else:
+        return current, None
+    return _decide(rule, current.model_copy(update={"detector": new}), verdict, now)
+
+
+def _track_status(state: RuleState, job_status: str | None) -> RuleState:
+    if job_status is None or job_status == state.last_status:
+        return state
+    resumed = (
+        state.last_status == "paused"
+        and job_status not in TERMINAL_STATUSES
+        and job_status not in {"paused", "pausing"}
+    )
+    state = state.model_copy(update={"last_status": job_status})
+    return on_resumed(state) if resumed else state
+
+
+def _step(
+    when: When, detector: AnyDetectorState, event: NormalizedEvent
+) -> tuple[AnyDetectorState, Verdict | None]:
+    if isinstance(when, PlateauWhen) and isinstance(detector, PlateauState):
+        return plateau.step(when.plateau, detector, event)
+    if isinstance(when, ErrorRateWhen) and isinstance(detector, ErrorRateState):
+        return error_rate.step(when.error_rate, detector, event)
+    if isinstance(when, ThresholdWhen) and isinstance(detector, ThresholdState):
+        return threshold.step(when.threshold, detector, event)
+    if isinstance(when, StalledWhen) and isinstance(detector, StalledState):
+        return stalled.step(when.stalled, detector, event)
+    if isinstance(when, StatusWhen) and isinstance(detector, StatusState):
+        return status.step(when.status, detector, event)
+    return detector, None
+
+
+def _decide(
+    rule: Rule, state: RuleState, verdict: Verdict | None, now: float
+) -> tuple[RuleState, Verdict | None]:
+    """Apply once-per-episode, re-arming and cooldown to the detector's verdict."""
+    if not state.armed:
+        if not state.detector.active:
+            state = state.model_copy(update={"armed": True, "episode": state.episode + 1})
+        return state, None
+    if verdict is None:
+        return state, None
+    if state.cooldown_until is not None and now < state.cooldown_until:
+        return state, None
+    fired = state.model_copy(
+        update={
+            "armed": False,
+            "fired_count": state.fired_count + 1,
+            "last_fired_at": now,
+            "cooldown_until": now + rule.cooldown if rule.cooldown else None,
+        }
+    )
+    return fired, verdict
