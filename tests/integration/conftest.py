@@ -103,6 +103,14 @@ class ManualSim:
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
+    async def set_faults(self, **changes: object) -> None:
+        """Change the simulator's fault injection (PATCH merges into the current settings)."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.patch(f"{self.url}/_sim/faults", json=changes) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+
     def upstream_ids(self, job_id: str) -> list[str]:
         """Every event id the job has shown so far, oldest first."""
         return [row["id"] for row in self.platform.visibility(job_id)]

@@ -109,3 +109,27 @@ async def _has(redis: aioredis.Redis, job: str, event_id: str) -> bool:
 
 async def _status_seen(redis: aioredis.Redis, job: str, status: str) -> bool:
     return await redis.hget(f"ftwatch:job:{job}", "status") == status
+
+
+@pytest.mark.usefixtures("poller")
+async def test_insufficient_quota_is_reported_not_retried_and_the_poller_goes_on(
+    redis: aioredis.Redis, manual_sim: ManualSim, metrics: Metrics
+) -> None:
+    job = "ftjob-poll-0"
+    manual_sim.clock.advance(2)
+    await eventually(lambda: caught_up(redis, manual_sim, job), message="first events")
+    with capture_logs() as logs:
+        await manual_sim.set_faults(insufficient_quota=True)
+        await eventually(lambda: _logged(logs, "poll_failed"), message="quota error logged")
+        await manual_sim.set_faults(insufficient_quota=False)
+    failure = next(log for log in logs if log["event"] == "poll_failed")
+    assert failure["code"] == "insufficient_quota"
+    retries = [log for log in logs if log["event"] == "upstream_retry"]
+    assert retries == []
+    assert metrics.upstream_requests.labels("get_job", "429")._value.get() >= 1
+    manual_sim.clock.advance(3)
+    await eventually(lambda: caught_up(redis, manual_sim, job), message="polling resumed")
+
+
+async def _logged(logs: list[dict[str, object]], event: str) -> bool:
+    return any(log["event"] == event for log in logs)

@@ -44,8 +44,12 @@ async def fetch_new(client: UpstreamClient, job_id: str, cursor: str | None) -> 
         after = page.last_id
     found = select_new(pages, cursor)
     if cursor is not None and not found.reached_cursor and len(pages) == MAX_PAGES:
-        log.warning("event_gap", cursor=cursor, fetched=len(found.events),
-                    hint="more events than one poll may fetch; older ones are skipped")
+        log.warning(
+            "event_gap",
+            cursor=cursor,
+            fetched=len(found.events),
+            hint="more events than one poll may fetch; older ones are skipped",
+        )
     return found
 
 
@@ -64,7 +68,7 @@ class JobPoller:
         # listed after it include the last ones, so this poll is the final drain.
         job = await self._client.get_job(job_id)
         found = await fetch_new(self._client, job_id, record.cursor)
-        self._report_rejected(found)
+        self._report_rejected(job_id, found)
         events = [normalize(job, event) for event in found.events]
         change = status_change(job, record.snapshot, time.time())
         if change is not None:
@@ -80,9 +84,13 @@ class JobPoller:
             self._metrics.job_terminal(job_id)
         return PollResult(status=job.status, appended=len(added), rejected=len(found.rejected))
 
-    def _report_rejected(self, found: NewEvents) -> None:
+    def _report_rejected(self, job_id: str, found: NewEvents) -> None:
         for item in found.rejected:
             self._metrics.events_rejected.labels("openai", "malformed").inc()
-            log.warning("event_rejected", event_id=item.id, error=item.error,
-                        hint="the upstream sent an event ftwatch cannot read; it is skipped")
-
+            log.warning(
+                "event_rejected",
+                job_id=job_id,
+                event_id=item.id,
+                error=item.error,
+                hint="the upstream sent an event ftwatch cannot read; it is skipped",
+            )
