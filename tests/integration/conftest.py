@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,7 @@ from simulator.app import create_app as create_simulator
 from simulator.platform import ManualClock, Platform
 from simulator.presets import default_scenario
 from simulator.scenario import JobSpec, Scenario
-from tests.support import served
+from tests.support import FtwatchProcess, RedisServer, served
 from workers.rules.loading import parse_rules_text
 
 # The default rules, with durations a test can wait for.
@@ -128,10 +129,15 @@ def rft_job(job_id: str, *, total_steps: int = 400) -> JobSpec:
 
 
 @pytest.fixture
-async def manual_sim() -> AsyncIterator[ManualSim]:
+def sim_jobs() -> list[JobSpec]:
+    """The jobs of `manual_sim`; a test module overrides this fixture for its own."""
+    return [rft_job(f"ftjob-poll-{n}") for n in range(3)]
+
+
+@pytest.fixture
+async def manual_sim(sim_jobs: list[JobSpec]) -> AsyncIterator[ManualSim]:
     clock = ManualClock()
-    jobs = [rft_job(f"ftjob-poll-{n}") for n in range(3)]
-    platform = Platform(Scenario(jobs=jobs), now=clock.now, wall=clock.wall)
+    platform = Platform(Scenario(jobs=sim_jobs), now=clock.now, wall=clock.wall)
     async with served(create_simulator(platform)) as url:
         yield ManualSim(platform, clock, url)
 
@@ -141,3 +147,34 @@ async def stream_ids(redis: aioredis.Redis, job_id: str) -> list[str]:
     entries = await redis.xrange(keys.EVENTS_STREAM)
     events = [NormalizedEvent.model_validate_json(fields["e"]) for _, fields in entries]
     return [e.event_id for e in events if e.job_id == job_id and e.type != "status"]
+
+
+StartFtwatch = Callable[[str, str, dict[str, str]], FtwatchProcess]
+
+
+@pytest.fixture
+def start_ftwatch(
+    redis_server: RedisServer, manual_sim: ManualSim, tmp_path: Path
+) -> Iterator[StartFtwatch]:
+    """`start_ftwatch(name, role, env)`: a real `ftwatch run` on the test's Redis and simulator."""
+    procs: list[FtwatchProcess] = []
+
+    def start(name: str, role: str, env: dict[str, str]) -> FtwatchProcess:
+        base = {
+            "FTWATCH_REDIS_URL": redis_server.url,
+            "OPENAI_BASE_URL": manual_sim.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "FTWATCH_POLL_INTERVAL": "0.2",
+            "FTWATCH_DISCOVERY_INTERVAL": "0.5",
+            "FTWATCH_REPLICA_NAME": name,
+            "FTWATCH_CLAIM_IDLE_SECONDS": "1",
+            "FTWATCH_RULE_TICK_INTERVAL": "0.2",
+        }
+        proc = FtwatchProcess({**base, **env}, tmp_path / f"{name}.log", role=role)
+        proc.start()
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()

@@ -4,44 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.integration.conftest import ManualSim, stream_ids
-from tests.support import FtwatchProcess, RedisServer, eventually
+from tests.integration.conftest import ManualSim, StartFtwatch, stream_ids
+from tests.support import FtwatchProcess, eventually
 
 JOBS = [f"ftjob-poll-{n}" for n in range(3)]
 StartPoller = Callable[[str], FtwatchProcess]
 
 
 @pytest.fixture
-def start_poller(
-    redis_server: RedisServer, manual_sim: ManualSim, tmp_path: Path
-) -> Iterator[StartPoller]:
-    procs: list[FtwatchProcess] = []
-
+def start_poller(start_ftwatch: StartFtwatch) -> StartPoller:
     def start(name: str) -> FtwatchProcess:
-        env = {
-            "FTWATCH_REDIS_URL": redis_server.url,
-            "OPENAI_BASE_URL": manual_sim.base_url,
-            "OPENAI_API_KEY": "sk-test",
-            "FTWATCH_POLL_INTERVAL": "0.2",
-            "FTWATCH_DISCOVERY_INTERVAL": "0.5",
-            "FTWATCH_REPLICA_NAME": name,
-            "FTWATCH_UPSTREAM_MAX_ATTEMPTS": "8",
-        }
-        proc = FtwatchProcess(env, tmp_path / f"{name}.log", role="poller")
-        proc.start()
-        procs.append(proc)
-        return proc
+        return start_ftwatch(name, "poller", {"FTWATCH_UPSTREAM_MAX_ATTEMPTS": "8"})
 
-    yield start
-    for proc in procs:
-        proc.kill()
+    return start
 
 
 @contextlib.asynccontextmanager
