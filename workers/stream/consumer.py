@@ -68,6 +68,8 @@ class StreamConsumer:
         self._retry: dict[str, tuple[Fields, float, int]] = {}
         self._next_claim = 0.0
         self._errors: dict[str, str] = {}
+        # Block no longer than the reclaim period, so reclaims happen on time when idle.
+        self._block_ms = max(10, min(BLOCK_MS, config.claim_idle_ms // 4))
 
     async def ensure_group(self) -> None:
         """Create the group (from the stream's start) unless it exists (BUSYGROUP)."""
@@ -82,9 +84,9 @@ class StreamConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Process entries until `stop` is set; unfinished entries stay pending for others."""
         backlog: str | None = "0"  # first our own pending entries (a restart after a crash)
+        await self._ensure(stop)
         while not stop.is_set():
             try:
-                await self.ensure_group()
                 if backlog is not None:
                     backlog = await self._read(backlog)
                     continue
@@ -92,6 +94,22 @@ class StreamConsumer:
                 await self._retry_due()
                 await self._read(">", block=not self._retry)
                 self._outage.ended()
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    await self._outage.wait(exc, stop)
+                    continue
+                # Redis restarted without the group (no persistence): make it again.
+                log.warning("consumer_group_missing", stream=self.config.stream)
+                await self._ensure(stop)
+            except RedisError as exc:
+                await self._outage.wait(exc, stop)
+
+    async def _ensure(self, stop: asyncio.Event) -> None:
+        """Create the group, riding out an outage until it exists or `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self.ensure_group()
+                return
             except RedisError as exc:
                 await self._outage.wait(exc, stop)
 
@@ -99,8 +117,11 @@ class StreamConsumer:
         """Handle one batch read from `start`; returns the last id read (None: none)."""
         cfg = self.config
         reply: Any = await self._redis.xreadgroup(
-            cfg.group, cfg.consumer, {cfg.stream: start}, count=cfg.batch,
-            block=BLOCK_MS if block else None,
+            cfg.group,
+            cfg.consumer,
+            {cfg.stream: start},
+            count=cfg.batch,
+            block=self._block_ms if block else None,
         )
         entries: list[tuple[str, Fields]] = reply[0][1] if reply else []
         for entry_id, fields in entries:
@@ -146,9 +167,7 @@ class StreamConsumer:
                 del self._retry[entry_id]
                 await self._handle(entry_id, fields, 1, tries)
 
-    async def _handle(
-        self, entry_id: str, fields: Fields, deliveries: int, tries: int = 0
-    ) -> None:
+    async def _handle(self, entry_id: str, fields: Fields, deliveries: int, tries: int = 0) -> None:
         try:
             outcome = await self._handler(entry_id, fields, deliveries)
         except RedisError:
@@ -173,13 +192,23 @@ class StreamConsumer:
         cfg = self.config
         error = self._errors.pop(entry_id, "failed on every delivery")
         async with self._redis.pipeline(transaction=True) as pipe:
-            dead: dict[Any, Any] = {**fields, "source_id": entry_id, "error": error,
-                                    "deliveries": str(deliveries)}
+            dead: dict[Any, Any] = {
+                **fields,
+                "source_id": entry_id,
+                "error": error,
+                "deliveries": str(deliveries),
+            }
             pipe.xadd(cfg.dead_stream, dead, maxlen=100_000)
             pipe.xack(cfg.stream, cfg.group, entry_id)
             await pipe.execute()
-        log.error("entry_dead_lettered", stream=cfg.stream, entry_id=entry_id, error=error,
-                  deliveries=deliveries, hint=f"inspect it in {cfg.dead_stream}")
+        log.error(
+            "entry_dead_lettered",
+            stream=cfg.stream,
+            entry_id=entry_id,
+            error=error,
+            deliveries=deliveries,
+            hint=f"inspect it in {cfg.dead_stream}",
+        )
 
     async def pending(self) -> int:
         """Entries delivered to the group and not yet acknowledged (for the metric)."""
