@@ -92,7 +92,9 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
 async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
     job_poller = JobPoller(app[keys.UPSTREAM], app[keys.JOBS], metrics)
-    poller = Poller(app[keys.UPSTREAM], job_poller, app[keys.SCHEDULE], metrics, settings)
+    poller = Poller(
+        app[keys.UPSTREAM], job_poller, app[keys.SCHEDULE], app[keys.JOBS], metrics, settings
+    )
     async with _loops(app, [poller.run(app[keys.STOPPING])]):
         yield
 
@@ -106,21 +108,42 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     rules = app[keys.RULES]
     events = StreamConsumer(
         client,
-        GroupConfig(store_keys.EVENTS_STREAM, RULES_GROUP, name,
-                    store_keys.DEAD_EVENTS_STREAM, claim_idle_ms=idle_ms),
+        GroupConfig(
+            store_keys.EVENTS_STREAM,
+            RULES_GROUP,
+            name,
+            store_keys.DEAD_EVENTS_STREAM,
+            claim_idle_ms=idle_ms,
+        ),
         RuleWorker(rules, store, metrics).handle,
     )
     actions = StreamConsumer(
         client,
-        GroupConfig(store_keys.ACTION_QUEUE, ACTIONS_GROUP, name,
-                    store_keys.DEAD_ACTIONS_STREAM, claim_idle_ms=idle_ms * 2),
+        GroupConfig(
+            store_keys.ACTION_QUEUE,
+            ACTIONS_GROUP,
+            name,
+            store_keys.DEAD_ACTIONS_STREAM,
+            claim_idle_ms=idle_ms * 2,
+        ),
         ActionQueueHandler(app[keys.ACTIONS]).handle,
     )
-    ticker = RuleTicker(rules, store, app[keys.JOBS], app[keys.SCHEDULE], metrics,
-                        interval=settings.rule_tick_interval)
+    ticker = RuleTicker(
+        rules,
+        store,
+        app[keys.JOBS],
+        app[keys.SCHEDULE],
+        metrics,
+        interval=settings.rule_tick_interval,
+    )
     effects = Effects(client, app[keys.SCRIPTS])
-    loops = [events.run(stop), actions.run(stop), move_delayed(effects, stop),
-             ticker.run(stop), report_pending([events, actions], metrics, stop)]
+    loops = [
+        events.run(stop),
+        actions.run(stop),
+        move_delayed(effects, stop),
+        ticker.run(stop),
+        report_pending([events, actions], metrics, stop),
+    ]
     async with _loops(app, loops):
         yield
 

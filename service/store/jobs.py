@@ -109,6 +109,13 @@ class JobStore:
             rows: list[dict[str, str]] = await pipe.execute()
         return [_decode(j, raw) for j, raw in zip(job_ids, rows, strict=True) if raw]
 
+    async def statuses(self, job_ids: Sequence[str]) -> list[str | None]:
+        """The last known status of each job, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(keys.job(job_id), "status")
+            return list(await pipe.execute())
+
     async def all_job_ids(self) -> list[str]:
         members: Any = await self._redis.smembers(keys.JOBS)
         return sorted(members)

@@ -133,3 +133,15 @@ async def test_insufficient_quota_is_reported_not_retried_and_the_poller_goes_on
 
 async def _logged(logs: list[dict[str, object]], event: str) -> bool:
     return any(log["event"] == event for log in logs)
+
+
+@pytest.mark.usefixtures("poller")
+async def test_watched_jobs_are_counted_by_status(
+    redis: aioredis.Redis, manual_sim: ManualSim, metrics: Metrics
+) -> None:
+    manual_sim.clock.advance(2)
+
+    async def three_running() -> bool:
+        return bool(metrics.jobs_watched.labels("running")._value.get() == 3)
+
+    await eventually(three_running, message="ftwatch_jobs_watched{status=running} == 3")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 
 import structlog
 from redis.exceptions import RedisError
 
 from service.metrics import Metrics
 from service.settings import Settings
-from service.store.jobs import LeaseLost
+from service.store.jobs import JobStore, LeaseLost
 from service.store.schedule import Schedule, now_ms
 from service.upstream.client import UpstreamClient
 from service.upstream.errors import NotFound, UpstreamError
@@ -34,10 +35,12 @@ class Poller:
         client: UpstreamClient,
         job_poller: JobPoller,
         schedule: Schedule,
+        jobs: JobStore,
         metrics: Metrics,
         settings: Settings,
     ) -> None:
         self._client = client
+        self._jobs = jobs
         self._job_poller = job_poller
         self._schedule = schedule
         self._metrics = metrics
@@ -66,10 +69,21 @@ class Poller:
         if time.monotonic() < self._next_discovery:
             return
         self._next_discovery = time.monotonic() + self._settings.discovery_interval
-        if await self._schedule.hold_discovery(self._settings.discovery_interval * 2):
-            added = await discover(self._client, self._schedule, self._settings)
-            if added:
-                log.info("jobs_discovered", added=added)
+        self._metrics.expire_job_series()
+        if not await self._schedule.hold_discovery(self._settings.discovery_interval * 2):
+            self._metrics.jobs_watched.clear()  # the discovering replica reports the census
+            return
+        added = await discover(self._client, self._schedule, self._settings)
+        if added:
+            log.info("jobs_discovered", added=added)
+        await self._census()
+
+    async def _census(self) -> None:
+        """Set ftwatch_jobs_watched{status} from every watched job's last known status."""
+        statuses = await self._jobs.statuses(await self._schedule.watched_ids())
+        self._metrics.jobs_watched.clear()
+        for status, count in Counter(s or "unknown" for s in statuses).items():
+            self._metrics.jobs_watched.labels(status).set(count)
 
     async def _claim_and_spawn(self) -> None:
         free = self._settings.poll_concurrency - len(self._tasks)

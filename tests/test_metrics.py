@@ -1,0 +1,34 @@
+"""Per-job series are bounded: a cap, a dropped counter, removal after retention."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from service.metrics import Metrics
+
+
+def scrape(metrics: Metrics) -> str:
+    return generate_latest(metrics.registry).decode()
+
+
+def test_the_cap_refuses_new_jobs_and_counts_them() -> None:
+    metrics = Metrics(max_job_series=2)
+    for job in ("a", "b", "c"):
+        metrics.observe_job(job, 3, {"train_loss": 0.5, "step": 3})
+    text = scrape(metrics)
+    assert 'ftwatch_job_step{job_id="a"} 3.0' in text
+    assert 'job_id="c"' not in text
+    assert "ftwatch_job_series_dropped_total 1.0" in text
+    assert 'metric="step"' not in text  # the step has its own gauge
+
+
+def test_terminal_jobs_series_go_after_the_retention() -> None:
+    metrics = Metrics(retention_seconds=60)
+    metrics.observe_job("a", 1, {"train_loss": float("nan"), "valid_loss": 0.4})
+    metrics.job_terminal("a", now=1000)
+    assert metrics.expire_job_series(now=1059) == []
+    assert metrics.expire_job_series(now=1060) == ["a"]
+    text = scrape(metrics)
+    assert 'job_id="a"' not in text
+    metrics.observe_job("b", 1, {})  # the freed slot is usable again
+    assert 'ftwatch_job_step{job_id="b"}' in scrape(metrics)
