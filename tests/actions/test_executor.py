@@ -1,0 +1,116 @@
+"""Actions against the simulator: once per firing, reconciled with the job's real status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from service.metrics import Metrics
+from service.models.action import ActionTask
+from service.models.firing import Firing, JobFacts
+from service.settings import Settings
+from service.store import keys
+from service.store.effects import Effects
+from service.store.scripts import Scripts
+from service.upstream.client import UpstreamClient
+from simulator.app import create_app as create_simulator
+from simulator.platform import ManualClock, Platform
+from simulator.scenario import JobSpec, Scenario
+from tests.support import served
+from workers.actions.executor import ActionExecutor
+
+JOB = "ftjob-act"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[Platform, ManualClock, str]]:
+    clock = ManualClock()
+    job = JobSpec(
+        id=JOB,
+        method="reinforcement",
+        step_period=1.0,
+        start_after=0.0,
+        total_steps=50,
+        eval_interval=2,
+    )
+    platform = Platform(Scenario(jobs=[job]), now=clock.now, wall=clock.wall)
+    async with served(create_simulator(platform)) as url:
+        clock.advance(6)  # running, a few steps and checkpoints in
+        yield platform, clock, url
+
+
+@pytest.fixture
+async def executor(
+    sim: tuple[Platform, ManualClock, str], settings: Settings, redis: aioredis.Redis
+) -> AsyncIterator[ActionExecutor]:
+    settings = settings.model_copy(update={"openai_base_url": f"{sim[2]}/v1"})
+    async with aiohttp.ClientSession() as session:
+        client = UpstreamClient(session, settings, Metrics())
+        yield ActionExecutor(
+            client, Effects(redis, Scripts(redis)), Metrics(), clock=lambda: 2000.0
+        )
+
+
+def task(action: str = "pause", firing_id: str = "fir_1", source: str = "openai") -> ActionTask:
+    firing = Firing(
+        firing_id=firing_id,
+        rule="r",
+        kind="plateau",
+        job=JobFacts(id=JOB),
+        reason="flat",
+        best_step=4,
+        fired_at=1000.0,
+        event_created_at=1990,
+    )
+    return ActionTask.model_validate({"action": action, "firing": firing, "source": source})
+
+
+def calls(platform: Platform) -> list[str]:
+    return [a.action for a in platform.actions if a.outcome == "ok"]
+
+
+async def test_an_action_runs_once_per_firing(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str], redis: aioredis.Redis
+) -> None:
+    first = await executor.execute(task())
+    again = await executor.execute(task())
+    assert (first.outcome, again.outcome) == ("ok", "already")
+    assert calls(sim[0]) == ["pause"]
+    records = [
+        Firing.model_validate_json(f["f"]) for _, f in await redis.xrange(keys.ACTIONS_STREAM)
+    ]
+    assert records[0].stage == "action" and records[0].actions[0].outcome == "ok"
+    assert records[0].checkpoint is not None and "step-4" in records[0].checkpoint
+
+
+async def test_a_crash_after_claiming_reconciles_instead_of_calling_twice(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str], redis: aioredis.Redis
+) -> None:
+    platform = sim[0]
+    platform.pause(JOB)  # the call went through, then we crashed
+    await redis.set(keys.effect("fir_1:pause"), "started")
+    result = await executor.execute(task())
+    assert result.outcome == "already"
+    assert calls(platform) == ["pause"]  # only the one made before the crash
+
+
+async def test_a_refused_action_is_judged_against_the_job(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str]
+) -> None:
+    platform = sim[0]
+    platform.pause(JOB)  # someone paused it by hand
+    assert (await executor.execute(task("pause", "fir_2"))).outcome == "already"
+    platform.cancel(JOB)
+    skipped = await executor.execute(task("resume", "fir_3"))
+    assert (skipped.outcome, skipped.detail) == ("skipped", "job already cancelled")
+
+
+async def test_an_ingested_job_is_recorded_not_called(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str]
+) -> None:
+    result = await executor.execute(task(source="ingest"))
+    assert result.outcome == "ok" and "not on the upstream" in result.detail
+    assert calls(sim[0]) == []
