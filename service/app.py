@@ -12,10 +12,11 @@ import time
 from aiohttp import web
 
 from service import keys, parts
-from service.api import health
+from service.api.setup import setup_api
 from service.keys import Role
 from service.metrics import Metrics
 from service.settings import Settings, environment
+from workers.notify.context import delivery_ctx
 from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
@@ -59,8 +60,9 @@ def create_app(
         app.cleanup_ctx.append(parts.poller_ctx)
     if role in {"all", "worker"}:
         app.cleanup_ctx.append(parts.worker_ctx)
+        app.cleanup_ctx.append(delivery_ctx)
     app.on_shutdown.append(_on_shutdown)
-    health.add_routes(app)
+    setup_api(app)
     return app
 
 

@@ -93,9 +93,14 @@ async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
     job_poller = JobPoller(app[keys.UPSTREAM], app[keys.JOBS], metrics)
     poller = Poller(
-        app[keys.UPSTREAM], job_poller, app[keys.SCHEDULE], app[keys.JOBS], metrics, settings
+        app[keys.UPSTREAM],
+        job_poller,
+        schedule=app[keys.SCHEDULE],
+        jobs=app[keys.JOBS],
+        metrics=metrics,
+        settings=settings,
     )
-    async with _loops(app, [poller.run(app[keys.STOPPING])]):
+    async with background_loops(app, [poller.run(app[keys.STOPPING])]):
         yield
 
 
@@ -144,12 +149,12 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         ticker.run(stop),
         report_pending([events, actions], metrics, stop),
     ]
-    async with _loops(app, loops):
+    async with background_loops(app, loops):
         yield
 
 
 @contextlib.asynccontextmanager
-async def _loops(
+async def background_loops(
     app: web.Application, coros: list[Coroutine[Any, Any, None]]
 ) -> AsyncIterator[None]:
     """Run background loops; on exit signal stop and wait for them (bounded)."""

@@ -9,15 +9,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from service import keys
+from service.api.render import render
+from service.api.routing import Routes
+from service.api.schemas import Health, Readiness
 
 # A poller is ready only if the upstream answered within this many poll intervals.
 UPSTREAM_FRESH_INTERVALS = 6
 
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+routes = Routes("health")
 
 
+@routes.get("/healthz", "Liveness: the process answers")
+async def healthz(request: web.Request) -> Health:
+    return Health(status="ok")
+
+
+@routes.get(
+    "/readyz",
+    "Readiness: Redis answers (and, for pollers, the upstream did lately)",
+    response=Readiness,
+    responses={503: ("Not ready; `reasons` says why.", Readiness)},
+)
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     problems: list[str] = []
@@ -29,8 +41,8 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append(f"redis unreachable: {exc.__class__.__name__}")
     problems += _upstream_problems(app)
     if problems:
-        return web.json_response({"status": "not ready", "reasons": problems}, status=503)
-    return web.json_response({"status": "ready"})
+        return render(Readiness(status="not ready", reasons=problems), status=503)
+    return render(Readiness(status="ready"))
 
 
 def _upstream_problems(app: web.Application) -> list[str]:
@@ -46,13 +58,8 @@ def _upstream_problems(app: web.Application) -> list[str]:
     return [f"upstream has not answered for over {window:.0f}s"]
 
 
+@routes.get("/metrics", "Prometheus metrics", media_type="text/plain")
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[keys.METRICS].registry
     body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)

@@ -42,8 +42,9 @@ class Effects:
 
     async def record(self, firing_json: str) -> None:
         """Append an audit record (a Firing) to `ftwatch:actions`."""
-        await self._redis.xadd(keys.ACTIONS_STREAM, {"f": firing_json},
-                               maxlen=100_000, approximate=True)
+        await self._redis.xadd(
+            keys.ACTIONS_STREAM, {"f": firing_json}, maxlen=100_000, approximate=True
+        )
 
     async def deliver(self, receiver: str, firing_json: str) -> None:
         await self._redis.xadd(keys.DELIVERIES_STREAM, {"r": receiver, "f": firing_json})

@@ -58,10 +58,23 @@ class EmbeddedRedis:
         self.socket.unlink(missing_ok=True)
         binary = find_redis_server()
         self._proc = await asyncio.create_subprocess_exec(
-            binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-            "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "",
-            "--logfile", str(self.data_dir / "redis.log"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             await asyncio.wait_for(self._wait_ready(), timeout=START_TIMEOUT)

@@ -51,7 +51,7 @@ class RuleStateStore:
     async def load(self, job_id: str) -> StoredRules:
         raw: Any = await self._redis.hgetall(keys.rule_state(job_id))
         seq = raw.pop("_seq", None)
-        resumes = {k[len(_RESUMES):]: int(v) for k, v in raw.items() if k.startswith(_RESUMES)}
+        resumes = {k[len(_RESUMES) :]: int(v) for k, v in raw.items() if k.startswith(_RESUMES)}
         return StoredRules(
             version=raw.pop("_v", "0"),
             last_seq=int(seq) if seq is not None else None,
@@ -75,10 +75,15 @@ class RuleStateStore:
             "audit_maxlen": str(AUDIT_MAXLEN),
         }
         done = await self._scripts.commit_rules(
-            keys=[keys.rule_state(job_id), keys.EVENTS_STREAM, keys.ACTIONS_STREAM,
-                  keys.ACTION_QUEUE, keys.DELAYED, keys.DELIVERIES_STREAM,
-                  keys.DEAD_EVENTS_STREAM],
+            keys=[
+                keys.rule_state(job_id),
+                keys.EVENTS_STREAM,
+                keys.ACTIONS_STREAM,
+                keys.ACTION_QUEUE,
+                keys.DELAYED,
+                keys.DELIVERIES_STREAM,
+                keys.DEAD_EVENTS_STREAM,
+            ],
             args=[version, json.dumps(plan)],
         )
         return bool(done)
-

@@ -23,3 +23,6 @@ class Scripts:
         self.hold_lease: AsyncScript = client.register_script(_source("hold_lease"))
         self.commit_rules: AsyncScript = client.register_script(_source("commit_rules"))
         self.move_due: AsyncScript = client.register_script(_source("move_due"))
+        self.admit_delivery: AsyncScript = client.register_script(_source("admit_delivery"))
+        self.claim_deliveries: AsyncScript = client.register_script(_source("claim_deliveries"))
+        self.finish_delivery: AsyncScript = client.register_script(_source("finish_delivery"))

@@ -15,8 +15,13 @@ from service.store.scripts import Scripts
 
 
 def event(n: int, job: str = "ftjob-1") -> NormalizedEvent:
-    return NormalizedEvent(job_id=job, event_id=f"ev-{n}", created_at=n, type="metrics",
-                           metrics={"step": n, "train_loss": 1.0 / n})
+    return NormalizedEvent(
+        job_id=job,
+        event_id=f"ev-{n}",
+        created_at=n,
+        type="metrics",
+        metrics={"step": n, "train_loss": 1.0 / n},
+    )
 
 
 @pytest.fixture
@@ -41,8 +46,15 @@ async def test_append_is_idempotent_by_event_id(store: JobStore, redis: aioredis
 
 
 async def test_snapshot_round_trips_with_non_finite_metrics(store: JobStore) -> None:
-    snap = JobSnapshot(job_id="j", status="running", model="o4-mini", method="reinforcement",
-                       metadata={"team": "x"}, step=4, metrics={"train_loss": math.inf})
+    snap = JobSnapshot(
+        job_id="j",
+        status="running",
+        model="o4-mini",
+        method="reinforcement",
+        metadata={"team": "x"},
+        step=4,
+        metrics={"train_loss": math.inf},
+    )
     await store.append(snap, [], cursor=None)
     loaded = (await store.load("j")).snapshot
     assert loaded.metrics["train_loss"] == math.inf
@@ -54,14 +66,16 @@ async def test_snapshot_round_trips_with_non_finite_metrics(store: JobStore) -> 
 async def test_append_refuses_when_the_lease_moved(store: JobStore, redis: aioredis.Redis) -> None:
     await redis.set(keys.lease("ftjob-1"), "replica-b")
     with pytest.raises(LeaseLost):
-        await store.append(JobSnapshot(job_id="ftjob-1"), [event(1)], cursor="ev-1",
-                           owner="replica-a")
+        await store.append(
+            JobSnapshot(job_id="ftjob-1"), [event(1)], cursor="ev-1", owner="replica-a"
+        )
     assert await stream_ids(redis) == []
     assert (await store.load("ftjob-1")).cursor is None
 
 
 async def test_seen_window_is_bounded(store: JobStore, redis: aioredis.Redis) -> None:
-    await store.append(JobSnapshot(job_id="ftjob-1"), [event(n) for n in range(1, 121)],
-                       cursor="ev-120")
+    await store.append(
+        JobSnapshot(job_id="ftjob-1"), [event(n) for n in range(1, 121)], cursor="ev-120"
+    )
     assert await redis.zcard(keys.seen("ftjob-1")) == 50
     assert len(await stream_ids(redis)) == 120

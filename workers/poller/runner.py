@@ -34,6 +34,7 @@ class Poller:
         self,
         client: UpstreamClient,
         job_poller: JobPoller,
+        *,
         schedule: Schedule,
         jobs: JobStore,
         metrics: Metrics,

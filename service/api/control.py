@@ -1,0 +1,72 @@
+"""POST /v1/jobs/{job_id}/pause|resume|cancel: manual control, recorded as done by the API.
+
+The action executor records each one in the audit log (`rule: api`, `kind: manual`);
+for ingested jobs there is no upstream to call, so the action is recorded only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import uuid4
+
+import structlog
+from aiohttp import web
+
+from service import keys
+from service.api.errors import ApiError
+from service.api.jobs import load_snapshot
+from service.api.routing import Routes
+from service.api.schemas import JobId, ManualResult
+from service.models.firing import JobFacts
+from service.upstream.errors import UpstreamError
+
+log = structlog.get_logger(__name__)
+routes = Routes("control")
+_RESPONSES = {
+    502: ("The upstream API failed; nothing was recorded as done.", None),
+    503: ("Actions are unavailable in this process.", None),
+}
+
+
+async def _perform(
+    request: web.Request, job_id: str, action: Literal["pause", "resume", "cancel"]
+) -> ManualResult:
+    snapshot = await load_snapshot(request, job_id)
+    executor = request.app.get(keys.ACTIONS)
+    if executor is None:
+        raise ApiError(503, "actions_unavailable", "this process cannot perform actions")
+    facts = JobFacts(
+        id=snapshot.job_id,
+        model=snapshot.model,
+        method=snapshot.method,
+        metadata=snapshot.metadata,
+        status=snapshot.status,
+        step=snapshot.step,
+        fine_tuned_model=snapshot.fine_tuned_model,
+    )
+    firing_id = f"api:{uuid4()}"
+    try:
+        result = await executor.perform(facts, action, firing_id=firing_id, source=snapshot.source)
+    except UpstreamError as exc:
+        log.warning("manual_action_failed", job_id=job_id, action=action, error=str(exc))
+        raise ApiError(502, "upstream_error", f"{action} failed: {exc}") from None
+    log.info("manual_action", job_id=job_id, action=action, outcome=result.outcome)
+    return ManualResult(job_id=job_id, action=action, firing_id=firing_id, result=result)
+
+
+@routes.post("/v1/jobs/{job_id}/pause", "Pause a job", auth=True, responses=_RESPONSES)
+async def pause_job(request: web.Request, job_id: JobId) -> ManualResult:
+    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    return await _perform(request, job_id, "pause")
+
+
+@routes.post("/v1/jobs/{job_id}/resume", "Resume a paused job", auth=True, responses=_RESPONSES)
+async def resume_job(request: web.Request, job_id: JobId) -> ManualResult:
+    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    return await _perform(request, job_id, "resume")
+
+
+@routes.post("/v1/jobs/{job_id}/cancel", "Cancel a job", auth=True, responses=_RESPONSES)
+async def cancel_job(request: web.Request, job_id: JobId) -> ManualResult:
+    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    return await _perform(request, job_id, "cancel")

@@ -1,0 +1,112 @@
+"""POST /v1/ingest/events: self-hosted trainers push events onto the same stream as polls.
+
+Idempotent by (job, event id) within the store's window of recent ids per job (512 by
+default, above the batch limit), so a retried batch is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+import structlog
+from aiohttp import web
+
+from service import keys
+from service.api.errors import ApiError
+from service.api.ingest_fold import fold, new_snapshot
+from service.api.ingest_schema import IngestBatch, IngestEvent, IngestResult
+from service.api.routing import Routes
+from service.models.event import NormalizedEvent
+from service.models.job import JobSnapshot
+
+log = structlog.get_logger(__name__)
+routes = Routes("ingest")
+
+
+class JobLocks:
+    """One lock per job, held while its snapshot is read, folded and written back.
+
+    This keeps one process's concurrent batches for a job from losing each other's
+    snapshot updates; the events themselves are never lost either way.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, job_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(job_id, (asyncio.Lock(), 0))
+        self._locks[job_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[job_id]
+            if users == 1:
+                del self._locks[job_id]
+            else:
+                self._locks[job_id] = (lock, users - 1)
+
+
+LOCKS = web.AppKey("ingest_locks", JobLocks)
+
+
+def _by_job(events: Sequence[IngestEvent]) -> dict[str, list[IngestEvent]]:
+    groups: dict[str, list[IngestEvent]] = {}
+    for event in events:
+        groups.setdefault(event.job_id, []).append(event)
+    return groups
+
+
+async def _refuse_polled(request: web.Request, job_ids: Sequence[str]) -> None:
+    for snapshot in await request.app[keys.JOBS].snapshots(job_ids):
+        if snapshot.source != "ingest":
+            raise ApiError(
+                409,
+                "job_is_polled",
+                f"job {snapshot.job_id!r} is watched on the "
+                "upstream API; ingest is for jobs ftwatch does not poll",
+            )
+
+
+async def _append(request: web.Request, job_id: str, items: list[IngestEvent]) -> int:
+    """Fold and append one job's events; returns how many were new."""
+    store = request.app[keys.JOBS]
+    async with request.app[LOCKS].hold(job_id):
+        found = await store.snapshots([job_id])
+        previous = found[0] if found else new_snapshot(job_id)
+        snapshot, events = fold(previous, items)
+        added = await store.append(snapshot, events, cursor=None)
+    _observe(request, snapshot, added)
+    return len(added)
+
+
+def _observe(request: web.Request, snapshot: JobSnapshot, added: list[NormalizedEvent]) -> None:
+    metrics = request.app[keys.METRICS]
+    for event in added:
+        metrics.events_ingested.labels("ingest", event.type).inc()
+    metrics.observe_job(snapshot.job_id, snapshot.step, snapshot.metrics)
+    if snapshot.is_terminal:
+        metrics.job_terminal(snapshot.job_id)
+
+
+@routes.post(
+    "/v1/ingest/events",
+    "Push events of self-hosted jobs (at most 500 per batch)",
+    auth=True,
+    responses={409: ("A job in the batch is polled from the upstream API.", None)},
+)
+async def ingest_events(request: web.Request, body: IngestBatch) -> IngestResult:
+    """Every rule applies to these events as to polled ones. The whole batch is refused
+    when one event is invalid (422 names `events[i].field`); a repeated event id is
+    stored once, so a failed batch can simply be sent again."""
+    groups = _by_job(body.events)
+    await _refuse_polled(request, list(groups))
+    accepted = 0
+    for job_id, items in groups.items():
+        accepted += await _append(request, job_id, items)
+    duplicates = len(body.events) - accepted
+    log.info("events_ingested", accepted=accepted, duplicates=duplicates, jobs=len(groups))
+    return IngestResult(accepted=accepted, duplicates=duplicates, jobs=list(groups))

@@ -1,0 +1,78 @@
+"""Turn ingested events into normalized events and fold them into the job snapshot (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from service.api.ingest_schema import IngestEvent
+from service.models.event import NormalizedEvent
+from service.models.job import JobSnapshot
+from service.models.metrics import flatten_metrics
+
+_COUNTERS = frozenset({"step", "total_steps"})
+
+
+def new_snapshot(job_id: str) -> JobSnapshot:
+    """A job seen for the first time: a trainer that posts events is running."""
+    return JobSnapshot(job_id=job_id, status="running", source="ingest")
+
+
+def event_metrics(item: IngestEvent) -> dict[str, float]:
+    """Flattened `data` plus explicit `metrics` (which win on a name clash)."""
+    return flatten_metrics(item.data) | item.metrics
+
+
+def _counter(metrics: dict[str, float], name: str, previous: int | None) -> int | None:
+    value = metrics.get(name)
+    return int(value) if value is not None and math.isfinite(value) else previous
+
+
+def _advance(snapshot: JobSnapshot, item: IngestEvent, metrics: dict[str, float]) -> JobSnapshot:
+    """The snapshot after `item`, which is not older than anything the snapshot saw."""
+    return snapshot.model_copy(
+        update={
+            "status": item.status or snapshot.status,
+            "method": item.method or snapshot.method,
+            "model": item.model or snapshot.model,
+            "metadata": item.metadata or snapshot.metadata,
+            "step": _counter(metrics, "step", snapshot.step),
+            "total_steps": _counter(metrics, "total_steps", snapshot.total_steps),
+            "metrics": snapshot.metrics | {k: v for k, v in metrics.items() if k not in _COUNTERS},
+            "last_event_at": item.created_at,
+        }
+    )
+
+
+def fold(
+    previous: JobSnapshot, items: Sequence[IngestEvent]
+) -> tuple[JobSnapshot, list[NormalizedEvent]]:
+    """The job's new snapshot and the normalized events, in the order given.
+
+    An event older than the snapshot's latest (a late retry of an earlier batch) is still
+    stored, but does not roll the snapshot back to older values.
+    """
+    snapshot = previous.model_copy(update={"source": "ingest"})
+    events: list[NormalizedEvent] = []
+    for item in items:
+        metrics = event_metrics(item)
+        if item.created_at >= (snapshot.last_event_at or 0):
+            snapshot = _advance(snapshot, item, metrics)
+        events.append(
+            NormalizedEvent(
+                job_id=item.job_id,
+                event_id=item.event_id,
+                created_at=item.created_at,
+                level=item.level,
+                type=item.type,
+                message=item.message,
+                data=item.data,
+                method=item.method or snapshot.method,
+                model=item.model or snapshot.model,
+                metadata=item.metadata or snapshot.metadata,
+                status=item.status or snapshot.status,
+                source="ingest",
+                metrics=metrics,
+            )
+        )
+    return snapshot, events

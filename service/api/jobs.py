@@ -1,0 +1,105 @@
+"""GET /v1/jobs, /v1/jobs/{job_id} and /v1/jobs/{job_id}/events."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from service import keys
+from service.api.errors import ApiError
+from service.api.routing import Routes
+from service.api.schemas import (
+    EventEntry,
+    EventPage,
+    JobId,
+    JobList,
+    JobsQuery,
+    JobView,
+    PageQuery,
+)
+from service.models.job import JobSnapshot
+from service.store import job_reads
+
+routes = Routes("jobs")
+
+# Snapshots read per round trip while filtering the job list.
+CHUNK = 200
+# At most this many snapshots (jobs) or stream entries (events) are examined per request;
+# past that the page ends early with a cursor, so a rare filter never times out.
+MAX_SCAN_JOBS = 5_000
+MAX_SCAN_EVENTS = 10_000
+
+
+def _matches(snapshot: JobSnapshot, query: JobsQuery) -> bool:
+    if query.status and snapshot.status not in query.status:
+        return False
+    if query.source and snapshot.source != query.source:
+        return False
+    for pair in query.metadata:
+        key, _, value = pair.partition("=")
+        if snapshot.metadata.get(key) != value:
+            return False
+    return True
+
+
+async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list[JobView]:
+    redis = request.app[keys.REDIS]
+    ids = [s.job_id for s in snapshots]
+    states = await job_reads.rule_states(redis, ids)
+    polled = await job_reads.watched(redis, ids)
+    return [
+        JobView(**s.model_dump(), watched=w, rules=r)
+        for s, w, r in zip(snapshots, polled, states, strict=True)
+    ]
+
+
+@routes.get("/v1/jobs", "List jobs (filter by status, source and metadata; paged by id)")
+async def list_jobs(request: web.Request, query: JobsQuery) -> JobList:
+    """Jobs in id order. Each page examines at most 5,000 jobs; follow `next_cursor`."""
+    store = request.app[keys.JOBS]
+    ids = await store.all_job_ids()
+    rest = ids[bisect_right(ids, query.cursor) :] if query.cursor else ids
+    picked: list[JobSnapshot] = []
+    last_seen: str | None = None
+    for start in range(0, min(len(rest), MAX_SCAN_JOBS), CHUNK):
+        chunk = rest[start : min(start + CHUNK, MAX_SCAN_JOBS)]
+        for snapshot in await store.snapshots(chunk):
+            last_seen = snapshot.job_id
+            if _matches(snapshot, query):
+                picked.append(snapshot)
+                if len(picked) == query.limit:
+                    return JobList(jobs=await _views(request, picked), next_cursor=last_seen)
+        last_seen = chunk[-1]
+    more = len(rest) > MAX_SCAN_JOBS
+    return JobList(jobs=await _views(request, picked), next_cursor=last_seen if more else None)
+
+
+async def load_snapshot(request: web.Request, job_id: str) -> JobSnapshot:
+    found = await request.app[keys.JOBS].snapshots([job_id])
+    if not found:
+        raise ApiError(404, "job_not_found", f"ftwatch knows no job {job_id!r}")
+    return found[0]
+
+
+@routes.get("/v1/jobs/{job_id}", "One job: status, step, latest metrics, rule states")
+async def get_job(request: web.Request, job_id: JobId) -> JobView:
+    views = await _views(request, [await load_snapshot(request, job_id)])
+    return views[0]
+
+
+@routes.get("/v1/jobs/{job_id}/events", "A job's events, newest first")
+async def job_events(request: web.Request, job_id: JobId, query: PageQuery) -> EventPage:
+    """Read from the shared event stream, which keeps the newest ~200,000 events of all
+    jobs. A page scans at most 10,000 stream entries; follow `next_cursor` for more."""
+    await load_snapshot(request, job_id)
+    page = await job_reads.job_events(
+        request.app[keys.REDIS],
+        job_id,
+        before=query.cursor,
+        limit=query.limit,
+        max_scan=MAX_SCAN_EVENTS,
+    )
+    entries = [EventEntry(id=entry_id, event=event) for entry_id, event in page.items]
+    return EventPage(events=entries, next_cursor=page.next_cursor)

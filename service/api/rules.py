@@ -1,0 +1,72 @@
+"""GET /v1/rules (the active rules, secrets redacted) and POST /v1/rules/validate."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from service import keys
+from service.api.routing import Routes
+from service.api.schemas import ReceiverView, RulesCheck, RulesView, RuleView
+from workers.rules.config import Receiver, Rule
+from workers.rules.errors import RulesError
+from workers.rules.loading import parse_rules_text
+
+routes = Routes("rules")
+REDACTED = "***"
+
+
+def redact_url(url: str) -> str:
+    """Scheme and host only: webhook URLs often carry their token in the path or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    tail = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{host}{port}{tail}"
+
+
+def receiver_view(receiver: Receiver) -> ReceiverView:
+    return ReceiverView(
+        name=receiver.name,
+        url=redact_url(receiver.url),
+        format=receiver.format,
+        secret_env=receiver.secret_env,
+        timeout=receiver.timeout,
+        headers=dict.fromkeys(receiver.headers, REDACTED),
+        max_concurrency=receiver.max_concurrency,
+    )
+
+
+def rule_view(rule: Rule) -> RuleView:
+    return RuleView(
+        name=rule.name,
+        kind=rule.kind,
+        match=rule.match.model_dump(mode="json", exclude_defaults=True) if rule.match else None,
+        when=rule.when.model_dump(mode="json", by_alias=True),
+        do=rule.describe_actions(),
+        cooldown_seconds=rule.cooldown,
+        dry_run=rule.dry_run,
+    )
+
+
+@routes.get("/v1/rules", "The active rules and receivers (secrets redacted)")
+async def get_rules(request: web.Request) -> RulesView:
+    rules = request.app[keys.RULES]
+    path = request.app[keys.SETTINGS].rules
+    return RulesView(
+        source=str(path) if path else "built-in defaults",
+        receivers=[receiver_view(r) for r in rules.receivers],
+        rules=[rule_view(r) for r in rules.rules],
+    )
+
+
+@routes.post("/v1/rules/validate", "Check a rules file (YAML in the body)")
+async def validate_rules(request: web.Request, body: str) -> RulesCheck:
+    """The same checks as `ftwatch rules check`; every error names its location,
+    e.g. `rules[2].when.plateau.patience: must be >= 1`. Nothing is changed."""
+    try:
+        parse_rules_text(body)
+    except RulesError as exc:
+        return RulesCheck(valid=False, errors=exc.errors)
+    return RulesCheck(valid=True, errors=[])

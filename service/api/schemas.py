@@ -1,0 +1,209 @@
+"""The API's pydantic models: handlers take and return these, /openapi.json documents them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from service.models.event import NormalizedEvent
+from service.models.firing import ActionResult, Firing
+from service.models.job import JobSnapshot
+from service.store.stream_scan import canonical_id, is_stream_id
+
+# Ids that appear in URL paths: what OpenAI job ids look like ("ftjob-…"), and safe to
+# put in a path segment, so every job ftwatch knows can be addressed.
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$"
+JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, min_length=1, max_length=256)]
+
+
+def _stream_id(value: str) -> str:
+    if not is_stream_id(value):
+        raise ValueError("not a stream entry id (<ms>-<seq>, each below 2**64)")
+    return canonical_id(value)
+
+
+StreamId = Annotated[
+    str, Field(pattern=r"^\d{1,20}-\d{1,20}$", max_length=41), AfterValidator(_stream_id)
+]
+Limit = Annotated[int, Field(ge=1, le=500)]
+
+
+class Strict(BaseModel):
+    """Inputs: unknown fields are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors and health -------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    loc: str  # where: `events[3].created_at`, `limit`
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str  # stable, machine-readable: not_found, unauthorized, invalid_request, …
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: `{"error": {"code": …, "message": …}}`."""
+
+    error: ErrorInfo
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    reasons: list[str] = Field(default_factory=list)
+
+
+# --- jobs --------------------------------------------------------------------------
+
+
+class JobsQuery(Strict):
+    status: list[str] = Field(default_factory=list, description="Any of these statuses.")
+    source: Literal["openai", "ingest"] | None = None
+    metadata: list[Annotated[str, Field(pattern=r"^[^=]+=")]] = Field(
+        default_factory=list, description="`key=value`; every one given must match."
+    )
+    cursor: str | None = Field(default=None, max_length=256, description="`next_cursor`.")
+    limit: Limit = 50
+
+
+class JobView(JobSnapshot):
+    """A job as ftwatch last saw it, whether it is polled now, and its rules' states."""
+
+    watched: bool = False
+    rules: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None = None
+
+
+class PageQuery(Strict):
+    cursor: StreamId | None = Field(default=None, description="`next_cursor` of a page.")
+    limit: Limit = 50
+
+
+class EventEntry(BaseModel):
+    id: str  # the entry id on the event stream
+    event: NormalizedEvent
+
+
+class EventPage(BaseModel):
+    """Newest first. `next_cursor` set: pass it as `cursor` for older events."""
+
+    events: list[EventEntry]
+    next_cursor: str | None = None
+
+
+class ManualResult(BaseModel):
+    job_id: str
+    action: Literal["pause", "resume", "cancel"]
+    firing_id: str
+    result: ActionResult
+
+
+# --- rules, audit, deliveries --------------------------------------------------------
+
+
+class ReceiverView(BaseModel):
+    """A receiver without its secrets: URL path and header values are redacted."""
+
+    name: str
+    url: str
+    format: str
+    secret_env: str | None = None
+    timeout: float
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_concurrency: int
+
+
+class RuleView(BaseModel):
+    name: str
+    kind: str
+    match: dict[str, Any] | None = None
+    when: dict[str, Any]
+    do: list[str]  # `pause`, `resume after 10m (at most 2 times)`, `notify:ops`
+    cooldown_seconds: float | None = None
+    dry_run: bool = False
+
+
+class RulesView(BaseModel):
+    source: str  # the rules file's path, or "built-in defaults"
+    receivers: list[ReceiverView]
+    rules: list[RuleView]
+
+
+class RulesCheck(BaseModel):
+    valid: bool
+    errors: list[str]
+
+
+class AuditQuery(PageQuery):
+    job_id: str | None = Field(default=None, max_length=256)
+    rule: str | None = Field(default=None, max_length=256)
+
+
+class AuditEntry(BaseModel):
+    id: str  # the entry id on the audit stream
+    firing: Firing
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: str | None = None
+
+
+class DeadDeliveryView(BaseModel):
+    id: str  # the entry id on the dead-letter stream: what replay takes
+    delivery_id: str
+    receiver: str
+    firing: Firing
+    attempts: list[Any] = Field(default_factory=list)
+
+
+class DeadPage(BaseModel):
+    deliveries: list[DeadDeliveryView]
+    next_cursor: str | None = None
+
+
+class ReplayResult(BaseModel):
+    id: str
+    receiver: str
+    queued_as: str  # the entry id on `ftwatch:deliveries`
+
+
+# --- inbound webhooks ---------------------------------------------------------------
+
+
+class WebhookData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+
+
+class OpenAIWebhook(BaseModel):
+    """OpenAI's thin webhook payload; only `data.id` (the job) matters here."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    type: str
+    created_at: int
+    data: WebhookData
+    object: str | None = None
+
+
+class WebhookResult(BaseModel):
+    received: bool
+    type: str
+    job_id: str | None = None
+    polled: bool = False  # the job was made due for an immediate poll

@@ -1,0 +1,114 @@
+"""POST /v1/webhooks/openai: OpenAI's webhooks (Standard Webhooks signed) nudge a poll.
+
+OpenAI sends `fine_tuning.job.succeeded|failed|cancelled` with only the job id; the
+job is made due at once, so the poller records the outcome within about a second
+instead of a poll interval later.
+"""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from service import keys
+from service.api.errors import ApiError
+from service.api.routing import Routes
+from service.api.schemas import JOB_ID_PATTERN, OpenAIWebhook, WebhookResult
+from service.settings import Settings
+from service.store import keys as store_keys
+from workers.notify.signing import (
+    HEADER_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    WebhookVerificationError,
+    verify,
+)
+
+log = structlog.get_logger(__name__)
+routes = Routes("webhooks")
+JOB_EVENT_PREFIX = "fine_tuning.job."
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+
+
+def check_secret(settings: Settings) -> None:
+    """Fail at start, not on the first webhook, when FTWATCH_WEBHOOK_SECRET is unusable."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
+        return
+    try:
+        verify(secret, b"{}", {HEADER_ID: "x", HEADER_TIMESTAMP: "0", HEADER_SIGNATURE: "v1,"})
+    except WebhookVerificationError:
+        return  # the secret decoded; only the made-up message failed, as it should
+    except ValueError as exc:
+        raise ValueError("FTWATCH_WEBHOOK_SECRET is not a valid whsec_ secret") from exc
+
+
+def _verified(secret: str, raw: bytes, request: web.Request) -> OpenAIWebhook:
+    headers = {
+        h: request.headers.get(h, "") for h in (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
+    }
+    if not all(headers.values()):
+        raise ApiError(
+            400,
+            "missing_signature",
+            "webhook-id, webhook-timestamp and webhook-signature are required",
+        )
+    try:
+        verify(secret, raw, headers)
+    except WebhookVerificationError as exc:
+        log.warning("webhook_rejected", reason=str(exc))
+        raise ApiError(401, "invalid_signature", f"signature rejected: {exc}") from None
+    try:
+        return OpenAIWebhook.model_validate_json(raw)
+    except ValidationError:
+        raise ApiError(
+            400,
+            "invalid_payload",
+            "a signed body that is not an OpenAI webhook event (id, type, created_at, data.id)",
+        ) from None
+
+
+async def _nudge(request: web.Request, job_id: str) -> bool:
+    """Poll `job_id` now if ftwatch watches it (or would discover it)."""
+    app = request.app
+    if not _JOB_ID.fullmatch(job_id):
+        return False
+    chosen = app[keys.SETTINGS].job_ids
+    known = bool(await app[keys.REDIS].sismember(store_keys.JOBS, job_id))
+    if chosen and job_id not in chosen and not known:
+        return False  # FTWATCH_JOBS names the jobs to watch; this is not one of them
+    found = await app[keys.JOBS].snapshots([job_id])
+    if found and found[0].source != "openai":
+        return False  # an ingested job has no upstream to poll
+    return await app[keys.SCHEDULE].nudge([job_id]) > 0
+
+
+@routes.post(
+    "/v1/webhooks/openai",
+    "Receive an OpenAI webhook (signed with FTWATCH_WEBHOOK_SECRET)",
+    doc_body=OpenAIWebhook,
+    responses={
+        401: ("Bad signature, or a timestamp over 5 minutes away.", None),
+        404: ("No FTWATCH_WEBHOOK_SECRET configured: the receiver is off.", None),
+    },
+)
+async def openai_webhook(request: web.Request) -> WebhookResult:
+    """Verifies the Standard Webhooks signature over the raw body first. A
+    `fine_tuning.job.*` event makes that job due for a poll at once."""
+    secret = request.app[keys.SETTINGS].webhook_secret
+    if secret is None or not secret.get_secret_value():
+        raise ApiError(
+            404,
+            "not_found",
+            "the OpenAI webhook receiver is off (FTWATCH_WEBHOOK_SECRET is not set)",
+        )
+    raw = await request.read()
+    event = _verified(secret.get_secret_value(), raw, request)
+    if not event.type.startswith(JOB_EVENT_PREFIX):
+        return WebhookResult(received=True, type=event.type)
+    polled = await _nudge(request, event.data.id)
+    log.info("webhook_received", type=event.type, job_id=event.data.id, polled=polled)
+    return WebhookResult(received=True, type=event.type, job_id=event.data.id, polled=polled)

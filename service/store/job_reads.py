@@ -1,0 +1,79 @@
+"""Read-only views of jobs for the API: rule states, watch state, a job's events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from pydantic import ValidationError
+
+from service.models.event import NormalizedEvent
+from service.store import keys
+from service.store.stream_scan import ScanPage, scan_back
+
+log = structlog.get_logger(__name__)
+
+EVENT_FIELD = "e"
+
+
+def _state(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw  # shown as stored rather than hidden
+
+
+async def rule_states(client: aioredis.Redis, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Per job, `{rule name: state}` from `ftwatch:rules:{job}` (bookkeeping fields left out)."""
+    async with client.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hgetall(keys.rule_state(job_id))
+        rows: list[dict[str, str]] = await pipe.execute()
+    return [
+        {name: _state(value) for name, value in row.items() if not name.startswith("_")}
+        for row in rows
+    ]
+
+
+async def watched(client: aioredis.Redis, job_ids: Sequence[str]) -> list[bool]:
+    """Whether each job is on the poll schedule right now."""
+    if not job_ids:
+        return []
+    scores = await client.zmscore(keys.SCHEDULE, list(job_ids))
+    return [score is not None for score in scores]
+
+
+async def job_exists(client: aioredis.Redis, job_id: str) -> bool:
+    return bool(await client.exists(keys.job(job_id)))
+
+
+def _event_parser(job_id: str) -> Callable[[str, dict[str, str]], NormalizedEvent | None]:
+    def parse(entry_id: str, fields: dict[str, str]) -> NormalizedEvent | None:
+        raw = fields.get(EVENT_FIELD)
+        if raw is None:
+            return None
+        try:
+            event = NormalizedEvent.model_validate_json(raw)
+        except ValidationError:
+            log.warning("event_entry_unreadable", entry_id=entry_id)
+            return None
+        return event if event.job_id == job_id else None
+
+    return parse
+
+
+async def job_events(
+    client: aioredis.Redis, job_id: str, *, before: str | None, limit: int, max_scan: int
+) -> ScanPage[NormalizedEvent]:
+    """The job's events on `ftwatch:events`, newest first, scanning at most `max_scan`."""
+    return await scan_back(
+        client,
+        keys.EVENTS_STREAM,
+        _event_parser(job_id),
+        before=before,
+        limit=limit,
+        max_scan=max_scan,
+    )

@@ -1,0 +1,65 @@
+"""The auth matrix: every mutating endpoint, without, with a wrong and with the right token."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service.api.routing import Route
+from service.api.setup import routes_for
+from tests.api.conftest import TOKEN, Api, StartApi
+
+MUTATING = [r for r in routes_for("api") if r.auth]
+SAMPLE_PARAMS = {"job_id": "ftjob-unknown", "delivery_id": "1-0"}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMS[m.group(1)], path)
+
+
+def test_every_mutating_endpoint_requires_the_token() -> None:
+    paths = {r.path for r in MUTATING}
+    assert paths == {
+        "/v1/jobs/{job_id}/pause",
+        "/v1/jobs/{job_id}/resume",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/deliveries/dead/{delivery_id}/replay",
+        "/v1/ingest/events",
+    }
+    # Every other POST is either read-only (validate) or signature-checked (webhook).
+    others = {r.path for r in routes_for("api") if r.method == "POST" and not r.auth}
+    assert others == {"/v1/rules/validate", "/v1/webhooks/openai"}
+
+
+@pytest.mark.parametrize("route", MUTATING, ids=lambda r: r.path)
+async def test_token_matrix(api: Api, route: Route) -> None:
+    path = concrete(route.path)
+    status, body = await api.post(path, json={"events": []})
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
+    for header in ("Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x"):
+        status, body = await api.post(path, json={}, headers={"Authorization": header})
+        assert status == (401 if header.startswith("Basic") else 403), header
+    status, body = await api.post(path, json={"events": []}, auth=True)
+    assert status not in {401, 403}
+    assert "error" in body  # unknown job / delivery, or an empty batch: still a JSON error
+
+
+@pytest.mark.parametrize("route", MUTATING, ids=lambda r: r.path)
+async def test_without_a_configured_token_mutations_are_forbidden(
+    start_api: StartApi, route: Route
+) -> None:
+    served = await start_api()  # FTWATCH_API_TOKEN unset
+    path = concrete(route.path)
+    for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer "}):
+        status, body = await served.post(path, json={}, headers=headers)
+        assert status == 403
+        assert body["error"]["code"] == "forbidden"
+        assert "FTWATCH_API_TOKEN" in body["error"]["message"]
+
+
+async def test_the_token_never_appears_in_responses(api: Api) -> None:
+    for path in ("/v1/rules", "/openapi.json", "/v1/jobs"):
+        _, body = await api.get(path, auth=True)
+        assert TOKEN not in str(body)

@@ -1,0 +1,67 @@
+"""GET /v1/deliveries/dead and POST /v1/deliveries/dead/{id}/replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import redis.asyncio as aioredis
+
+from service.models.firing import Firing, JobFacts
+from service.store import keys
+from tests.api.conftest import Api
+
+
+async def park(redis: aioredis.Redis, n: int, receiver: str = "ops") -> str:
+    firing = Firing(
+        firing_id=f"f{n}",
+        rule="plateau",
+        kind="plateau",
+        job=JobFacts(id="ftjob-a"),
+        reason="flat",
+        fired_at=1.0,
+    )
+    dead = {
+        "id": f"msg_{n}",
+        "receiver": receiver,
+        "firing": firing.model_dump(mode="json"),
+        "attempts": [{"at": 1.0, "error": "HTTP 500 from https://hooks.example.com/T0/secret"}],
+    }
+    return str(await redis.xadd(keys.DEAD_DELIVERIES_STREAM, {"d": json.dumps(dead)}))
+
+
+async def test_list_newest_first_with_urls_redacted(api: Api, redis: aioredis.Redis) -> None:
+    ids = [await park(redis, n) for n in range(3)]
+    status, body = await api.get("/v1/deliveries/dead", params={"limit": 2})
+    assert status == 200
+    assert [d["id"] for d in body["deliveries"]] == [ids[2], ids[1]]
+    first = body["deliveries"][0]
+    assert (first["delivery_id"], first["receiver"]) == ("msg_2", "ops")
+    assert first["firing"]["firing_id"] == "f2"
+    assert first["attempts"] == [{"at": 1.0, "error": "HTTP 500 from https://hooks.example.com/…"}]
+    _, rest = await api.get("/v1/deliveries/dead", params={"cursor": body["next_cursor"]})
+    assert [d["id"] for d in rest["deliveries"]] == [ids[0]]
+
+
+async def test_replay_requeues_once(api: Api, redis: aioredis.Redis) -> None:
+    dead_id = await park(redis, 7, receiver="pager")
+    path = f"/v1/deliveries/dead/{dead_id}/replay"
+    answers = await asyncio.gather(*(api.post(path, auth=True) for _ in range(3)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [202, 404, 404]  # concurrent replays deliver once
+    body = next(b for s, b in answers if s == 202)
+    assert (body["id"], body["receiver"]) == (dead_id, "pager")
+    queued = await redis.xrange(keys.DELIVERIES_STREAM)
+    assert len(queued) == 1
+    entry_id, fields = queued[0]
+    assert entry_id == body["queued_as"]
+    assert fields["r"] == "pager"
+    assert Firing.model_validate_json(fields["f"]).firing_id == "f7"
+    assert await redis.xlen(keys.DEAD_DELIVERIES_STREAM) == 0
+
+
+async def test_unknown_or_malformed_ids(api: Api) -> None:
+    for dead_id in ("1-0", "not-an-id"):
+        status, body = await api.post(f"/v1/deliveries/dead/{dead_id}/replay", auth=True)
+        assert status == 404
+        assert body["error"]["code"] in {"delivery_not_found", "not_found"}

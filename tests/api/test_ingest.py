@@ -1,0 +1,128 @@
+"""POST /v1/ingest/events: validated, idempotent, on the same stream as polled events."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.store import keys
+from tests.api.conftest import Api, seed_job
+
+
+def metrics_event(i: int, job_id: str = "trl-run-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "event_id": f"step-{i}",
+        "created_at": 1_700_000_000 + i,
+        "type": "metrics",
+        "data": {"step": i, "train_loss": 1.0 / (i + 1)},
+        **extra,
+    }
+
+
+async def stream_events(redis: aioredis.Redis) -> list[dict[str, Any]]:
+    rows = await redis.xrange(keys.EVENTS_STREAM)
+    return [json.loads(fields["e"]) for _, fields in rows]
+
+
+async def test_events_land_on_the_stream_once_and_build_the_job(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    batch = {
+        "events": [
+            metrics_event(0, method="supervised", metadata={"team": "rl"}),
+            metrics_event(1),
+            metrics_event(2, status="running"),
+        ]
+    }
+    status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
+    assert status == 200, body
+    assert body == {"accepted": 3, "duplicates": 0, "jobs": ["trl-run-1"]}
+    # The same batch again (a retry after a timeout): nothing is stored twice.
+    status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
+    assert body == {"accepted": 0, "duplicates": 3, "jobs": ["trl-run-1"]}
+    events = await stream_events(redis)
+    assert [e["event_id"] for e in events] == ["step-0", "step-1", "step-2"]
+    assert {e["source"] for e in events} == {"ingest"}
+    assert events[1]["metrics"] == {"step": 1.0, "train_loss": 0.5}
+    assert events[2]["method"] == "supervised"  # job facts carry over to later events
+    assert events[2]["metadata"] == {"team": "rl"}
+
+    _, job = await api.get("/v1/jobs/trl-run-1")
+    assert job["source"] == "ingest"
+    assert job["status"] == "running"
+    assert job["step"] == 2
+    assert job["metrics"] == {"train_loss": 1 / 3}
+    assert job["watched"] is False  # never polled upstream
+    _, text = await api.get("/metrics")
+    assert 'ftwatch_events_ingested_total{source="ingest",type="metrics"} 3.0' in text
+
+
+async def test_a_late_retry_does_not_roll_the_job_back(api: Api) -> None:
+    await api.post("/v1/ingest/events", json={"events": [metrics_event(5)]}, auth=True)
+    await api.post("/v1/ingest/events", json={"events": [metrics_event(1)]}, auth=True)
+    _, job = await api.get("/v1/jobs/trl-run-1")
+    assert job["step"] == 5
+
+
+async def test_explicit_metrics_and_non_finite_values(api: Api) -> None:
+    event = metrics_event(0) | {"data": None, "metrics": {"train_loss": float("inf")}}
+    body = json.dumps({"events": [event]})  # Python writes Infinity; the API reads it
+    status, _ = await api.post(
+        "/v1/ingest/events", data=body, auth=True, headers={"Content-Type": "application/json"}
+    )
+    assert status == 200
+    _, job = await api.get("/v1/jobs/trl-run-1")
+    assert job["metrics"]["train_loss"] == "Infinity"
+
+
+async def test_invalid_events_are_refused_naming_index_and_field(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    bad = metrics_event(1)
+    del bad["created_at"]
+    batch = {"events": [metrics_event(0), bad, metrics_event(2, type="progress")]}
+    status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
+    assert status == 422
+    locs = [d["loc"] for d in body["error"]["details"]]
+    assert locs == ["events[1].created_at", "events[2].type"]
+    assert "events[1].created_at" in body["error"]["message"]
+    assert await stream_events(redis) == []  # nothing of a refused batch is stored
+
+
+async def test_size_limits(api: Api) -> None:
+    many = {"events": [metrics_event(i) for i in range(501)]}
+    status, body = await api.post("/v1/ingest/events", json=many, auth=True)
+    assert status == 413
+    assert body["error"] == {
+        "code": "too_many_items",
+        "message": "events: at most 500 items per request",
+        "details": None,
+    }
+    huge = {"events": [metrics_event(0, message="x" * 16_000) for _ in range(70)]}
+    raw = io.BytesIO(json.dumps(huge).encode())  # over 1 MiB
+    status, body = await api.post("/v1/ingest/events", data=raw, auth=True)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+    status, body = await api.post("/v1/ingest/events", data=b"{not json", auth=True)
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+    deep: Any = {}
+    for _ in range(40):
+        deep = {"x": deep}
+    status, body = await api.post(
+        "/v1/ingest/events", json={"events": [metrics_event(0, data=deep)]}, auth=True
+    )
+    assert status == 422
+    assert body["error"]["details"][0]["loc"] == "events[0].data"
+
+
+async def test_jobs_polled_upstream_cannot_be_ingested(api: Api, redis: aioredis.Redis) -> None:
+    await seed_job(redis, "ftjob-openai")
+    status, body = await api.post(
+        "/v1/ingest/events", json={"events": [metrics_event(0, job_id="ftjob-openai")]}, auth=True
+    )
+    assert status == 409
+    assert body["error"]["code"] == "job_is_polled"

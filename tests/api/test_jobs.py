@@ -1,0 +1,110 @@
+"""GET /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/events against a real store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.store import keys
+from service.store.schedule import Schedule
+from service.store.scripts import Scripts
+from tests.api.conftest import Api, seed_job
+
+
+async def test_list_filters_by_status_source_and_metadata(api: Api, redis: aioredis.Redis) -> None:
+    await seed_job(redis, "ftjob-a", metadata={"team": "search"})
+    await seed_job(redis, "ftjob-b", status="succeeded", metadata={"team": "ads"})
+    await seed_job(redis, "ftjob-c", source="ingest", metadata={"team": "search", "run": "7"})
+
+    async def ids(**params: Any) -> list[str]:
+        status, body = await api.get("/v1/jobs", params=params)
+        assert status == 200, body
+        return [job["job_id"] for job in body["jobs"]]
+
+    assert await ids() == ["ftjob-a", "ftjob-b", "ftjob-c"]
+    assert await ids(status="succeeded") == ["ftjob-b"]
+    assert await ids(source="ingest") == ["ftjob-c"]
+    assert await ids(metadata="team=search") == ["ftjob-a", "ftjob-c"]
+    both = [("metadata", "team=search"), ("metadata", "run=7")]
+    assert await _ids_multi(api, both) == ["ftjob-c"]
+    several = [("status", "running"), ("status", "succeeded")]
+    assert await _ids_multi(api, several) == ["ftjob-a", "ftjob-b", "ftjob-c"]
+
+
+async def _ids_multi(api: Api, params: list[tuple[str, str]]) -> list[str]:
+    status, body = await api.get("/v1/jobs", params=params)
+    assert status == 200, body
+    return [job["job_id"] for job in body["jobs"]]
+
+
+async def test_list_pages_with_the_cursor(api: Api, redis: aioredis.Redis) -> None:
+    for i in range(5):
+        await seed_job(redis, f"ftjob-{i}")
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(5):
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        _, body = await api.get("/v1/jobs", params=params)
+        seen += [job["job_id"] for job in body["jobs"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"ftjob-{i}" for i in range(5)]
+
+
+async def test_one_job_with_metrics_rule_states_and_watch_state(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    await seed_job(redis, "ftjob-x", step=12, metrics={"train_loss": float("nan"), "x": 0.5})
+    state = {"best": 0.61, "since": 3}
+    await redis.hset(
+        keys.rule_state("ftjob-x"),
+        mapping={
+            "reward-plateau": json.dumps(state),
+            "_seq": "4",
+            "_v": "2",
+        },
+    )
+    await Schedule(redis, Scripts(redis), "test").watch(["ftjob-x"])
+    status, job = await api.get("/v1/jobs/ftjob-x")
+    assert status == 200
+    assert job["step"] == 12
+    assert job["metrics"] == {"train_loss": "NaN", "x": 0.5}  # strict JSON, NaN named
+    assert job["rules"] == {"reward-plateau": state}
+    assert job["watched"] is True
+
+
+async def test_unknown_job_is_a_404_envelope(api: Api) -> None:
+    for path in ("/v1/jobs/ftjob-nope", "/v1/jobs/ftjob-nope/events"):
+        status, body = await api.get(path)
+        assert status == 404
+        assert body["error"]["code"] == "job_not_found"
+    status, body = await api.get("/v1/jobs/bad%20id")
+    assert status == 404
+
+
+async def test_events_newest_first_paged_and_only_of_that_job(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    await seed_job(redis, "ftjob-e", events=5)
+    await seed_job(redis, "ftjob-other", events=3)
+    _, first = await api.get("/v1/jobs/ftjob-e/events", params={"limit": 3})
+    steps = [entry["event"]["metrics"]["step"] for entry in first["events"]]
+    assert steps == [4, 3, 2]
+    assert all(entry["event"]["job_id"] == "ftjob-e" for entry in first["events"])
+    _, second = await api.get(
+        "/v1/jobs/ftjob-e/events", params={"limit": 3, "cursor": first["next_cursor"]}
+    )
+    assert [e["event"]["metrics"]["step"] for e in second["events"]] == [1, 0]
+    assert second["next_cursor"] is None
+
+
+async def test_bad_query_parameters_are_named(api: Api) -> None:
+    status, body = await api.get("/v1/jobs", params={"limit": 0, "colour": "red"})
+    assert status == 422
+    locs = {d["loc"] for d in body["error"]["details"]}
+    assert locs == {"limit", "colour"}
+    status, body = await api.get("/v1/jobs/ftjob-x/events", params={"cursor": "yesterday"})
+    assert status == 422

@@ -1,0 +1,43 @@
+"""The audit log stream: one Firing per entry under field `f`, paged and filtered."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from service.models.firing import Firing, JobFacts
+from service.store import keys
+from service.store.audit import AuditLog
+
+
+def firing(n: int, job: str = "ftjob-a", rule: str = "r") -> Firing:
+    return Firing(
+        firing_id=f"f{n}",
+        rule=rule,
+        kind="manual",
+        job=JobFacts(id=job),
+        reason="why",
+        fired_at=float(n),
+        values={"loss": float("nan")},
+    )
+
+
+async def test_record_writes_one_field_with_the_firing(redis: aioredis.Redis) -> None:
+    entry_id = await AuditLog(redis).record(firing(1))
+    [(found_id, fields)] = await redis.xrange(keys.ACTIONS_STREAM)
+    assert found_id == entry_id
+    assert list(fields) == ["f"]
+    assert Firing.model_validate_json(fields["f"]).firing_id == "f1"
+
+
+async def test_filters_skip_unreadable_entries(redis: aioredis.Redis) -> None:
+    audit = AuditLog(redis)
+    await audit.record(firing(1, job="ftjob-a"))
+    await redis.xadd(keys.ACTIONS_STREAM, {"f": "{broken"})
+    await redis.xadd(keys.ACTIONS_STREAM, {"other": "x"})
+    await audit.record(firing(2, job="ftjob-b"))
+    await audit.record(firing(3, job="odd id/ü", rule="x"))
+    page = await audit.page()
+    assert [f.firing_id for _, f in page.items] == ["f3", "f2", "f1"]
+    assert [f.firing_id for _, f in (await audit.page(job_id="ftjob-a")).items] == ["f1"]
+    assert [f.firing_id for _, f in (await audit.page(job_id="odd id/ü")).items] == ["f3"]
+    assert [f.firing_id for _, f in (await audit.page(rule="x")).items] == ["f3"]

@@ -1,0 +1,221 @@
+"""The webhook delivery worker: admits requests from `ftwatch:deliveries`, runs the lanes.
+
+Flow: the stream's consumer group `deliveries` reads each request `{r, f}`; admission
+(one Lua script) puts it in its receiver's queue and acknowledges the entry, so the
+group never holds a message for longer than that. Each receiver's lane then claims due
+deliveries under a lease, attempts them, and records in one step a success (the
+idempotency record), a retry (re-scored in the queue: durable across restarts), or a
+dead letter (with every attempt). See service/store/deliveries.py for the keys.
+A receiver's `max_concurrency` and `timeout` bound its lane in each process (replicas
+each have their own lanes). Delivery is at-least-once: a worker killed mid-request
+leaves the receiver to dedupe on `webhook-id`; a recorded success is never re-sent.
+
+Not attempted at all: resolve notices for formats without one (standard, slack), which
+count as `skipped`; requests for receivers the rules file does not declare, which are
+dead-lettered at once (replay them once the receiver is back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+import redis.asyncio as aioredis
+import structlog
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from service.metrics import Metrics
+from service.models.firing import Firing
+from service.store import keys
+from service.store.deliveries import GROUP, POISON_STREAM, DeliveryStore
+from service.store.scripts import Scripts
+from workers.notify.delivery import dead_letter_json, delivery_id
+from workers.notify.delivery_http import HttpSender, LogSender, Sender
+from workers.notify.delivery_lane import Lane
+from workers.notify.delivery_policy import RetrySchedule, wants
+from workers.notify.delivery_run import DEAD_HINT, AttemptRunner
+from workers.rules.config import LOG_RECEIVER, RulesFile
+from workers.rules.loading import check_env
+from workers.stream.consumer import Disposition, Fields, GroupConfig, StreamConsumer
+from workers.stream.pending import report_pending
+
+log = structlog.get_logger(__name__)
+
+# The dead-letter gauge follows replays made through the API within this long.
+DEAD_GAUGE_INTERVAL = 5.0
+LOG_LANE_CONCURRENCY = 4
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """Knobs of the worker; tests shrink the schedule and the intervals."""
+
+    schedule: RetrySchedule = field(default_factory=RetrySchedule)
+    # Another replica's new delivery, or a retry scheduled by one, is seen within this.
+    poll_seconds: float = 1.0
+    # A lease is the receiver's timeout plus this: render, sign and record fit easily.
+    lease_margin_seconds: float = 15.0
+    # Admission is a few milliseconds; this only matters when a worker died mid-admission.
+    claim_idle_ms: int = 30_000
+    external_url: str | None = None
+
+
+def secrets_of(rules: RulesFile, environ: Mapping[str, str]) -> dict[str, str | None]:
+    """Each receiver's secret; ValueError (check_env's messages) when one is missing."""
+    problems = check_env(rules, environ)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return {r.name: environ[r.secret_env] if r.secret_env else None for r in rules.receivers}
+
+
+class DeliveryWorker:
+    """Admission plus one lane per receiver (and the built-in `log`)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        scripts: Scripts,
+        session: aiohttp.ClientSession,
+        rules: RulesFile,
+        metrics: Metrics,
+        *,
+        consumer: str,
+        environ: Mapping[str, str],
+        config: DeliveryConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config or DeliveryConfig()
+        self._store = DeliveryStore(client, scripts)
+        self._metrics = metrics
+        self._clock = clock
+        runner = AttemptRunner(self._store, metrics, self.config.schedule, clock=clock)
+        self.lanes = self._lanes(session, rules, secrets_of(rules, environ), runner)
+        self.consumer = StreamConsumer(
+            client,
+            GroupConfig(
+                keys.DELIVERIES_STREAM,
+                GROUP,
+                consumer,
+                POISON_STREAM,
+                claim_idle_ms=self.config.claim_idle_ms,
+            ),
+            self.handle,
+        )
+
+    def _lanes(
+        self,
+        session: aiohttp.ClientSession,
+        rules: RulesFile,
+        secrets: dict[str, str | None],
+        runner: AttemptRunner,
+    ) -> dict[str, Lane]:
+        cfg = self.config
+        senders: list[tuple[str, Sender, int, float]] = [
+            (LOG_RECEIVER, LogSender(self._clock), LOG_LANE_CONCURRENCY, 1.0)
+        ]
+        for r in rules.receivers:
+            sender = HttpSender(
+                session, r, secrets[r.name], external_url=cfg.external_url, clock=self._clock
+            )
+            senders.append((r.name, sender, r.max_concurrency, r.timeout))
+        return {
+            name: Lane(
+                name,
+                sender,
+                runner,
+                self._store,
+                limit=limit,
+                lease_seconds=timeout + cfg.lease_margin_seconds,
+                poll_seconds=cfg.poll_seconds,
+                clock=self._clock,
+            )
+            for name, sender, limit, timeout in senders
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Admit and deliver until `stop`; in-flight attempts finish (bounded by timeouts)."""
+        loops = [
+            self.consumer.run(stop),
+            self._wake_on_stop(stop),
+            self._report_dead(stop),
+            report_pending([self.consumer], self._metrics, stop),
+        ]
+        # A task group: a loop that crashes (a bug) takes the others down with it, visibly,
+        # instead of leaving some lanes running unobserved.
+        async with asyncio.TaskGroup() as group:
+            for coro in [*loops, *(lane.run(stop) for lane in self.lanes.values())]:
+                group.create_task(coro)
+
+    async def handle(self, entry_id: str, fields: Fields, deliveries: int) -> Disposition:
+        """Consumer handler: admission acknowledges the entry itself, atomically."""
+        receiver = fields.get("r", "")
+        try:
+            firing = Firing.model_validate_json(fields.get("f", ""))
+        except ValidationError as exc:
+            log.error(
+                "delivery_unreadable",
+                entry_id=entry_id,
+                receiver=receiver[:64],
+                error=str(exc)[:500],
+                hint="dropped: not a firing this version reads",
+            )
+            return Disposition.DONE
+        lane = self.lanes.get(receiver)
+        if lane is None:
+            await self._park_unknown(entry_id, receiver, firing, fields.get("f", ""))
+            return Disposition.DONE
+        if not wants(lane.sender.format, firing.resolved):
+            self._metrics.webhook_deliveries.labels(receiver, "skipped").inc()
+            return Disposition.DONE
+        message_id = delivery_id(firing, receiver)
+        admitted = await self._store.admit(
+            entry_id, message_id, receiver, fields["f"], int(self._clock() * 1000)
+        )
+        if admitted == "new":
+            lane.wake()
+        elif admitted == "delivered":
+            self._metrics.webhook_deliveries.labels(receiver, "duplicate").inc()
+            log.info(
+                "delivery_duplicate",
+                receiver=receiver,
+                webhook_id=message_id,
+                job_id=firing.job.id,
+                hint="delivered before: not sent again",
+            )
+        return Disposition.DONE
+
+    async def _park_unknown(
+        self, entry_id: str, receiver: str, firing: Firing, firing_json: str
+    ) -> None:
+        reason = f"receiver {receiver!r} is not declared in the rules file"
+        record = dead_letter_json(
+            delivery_id(firing, receiver),
+            receiver,
+            firing_json,
+            (),
+            reason=reason,
+            since=self._clock(),
+        )
+        await self._store.park(entry_id, record)
+        # The name came from a rules file once; unknown ones are rare and bounded by it.
+        self._metrics.webhook_deliveries.labels(receiver, "dead").inc()
+        log.error(
+            "delivery_dead", receiver=receiver, job_id=firing.job.id, reason=reason, hint=DEAD_HINT
+        )
+
+    async def _wake_on_stop(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        for lane in self.lanes.values():
+            lane.wake()
+
+    async def _report_dead(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(RedisError):
+                self._metrics.dead_letters.set(await self._store.dead_count())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=DEAD_GAUGE_INTERVAL)
