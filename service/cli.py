@@ -38,7 +38,9 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"FTWATCH_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"FTWATCH_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        ]
         raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
 

@@ -52,12 +52,18 @@ async def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
 async def _run(settings: Settings, workdir: Path, stop: asyncio.Event, out: TextIO) -> int:
     sim_stop, app_stop = asyncio.Event(), asyncio.Event()
     sim_task, sim_port = await _start(create_simulator(default_scenario()), sim_stop)
-    demo_settings = settings.model_copy(update={
-        "redis_url": None, "data_dir": workdir, "jobs": None,
-        "openai_base_url": f"http://127.0.0.1:{sim_port}/v1",
-        "openai_api_key": SecretStr("sk-demo"),  # the simulator takes any key
-        "poll_interval": 0.5, "rule_tick_interval": 0.5, "discovery_interval": 1.0,
-    })
+    demo_settings = settings.model_copy(
+        update={
+            "redis_url": None,
+            "data_dir": workdir,
+            "jobs": None,
+            "openai_base_url": f"http://127.0.0.1:{sim_port}/v1",
+            "openai_api_key": SecretStr("sk-demo"),  # the simulator takes any key
+            "poll_interval": 0.5,
+            "rule_tick_interval": 0.5,
+            "discovery_interval": 1.0,
+        }
+    )
     rules = parse_rules_text((files("service") / "demo_rules.yaml").read_text(encoding="utf-8"))
     app = create_app(demo_settings, role="all", rules=rules)
     try:
@@ -66,8 +72,10 @@ async def _run(settings: Settings, workdir: Path, stop: asyncio.Event, out: Text
         sim_stop.set()
         await sim_task
         raise
-    out.write(f"ftwatch demo: simulator on 127.0.0.1:{sim_port}, "
-              f"metrics on http://127.0.0.1:{app_port}/metrics\n")
+    out.write(
+        f"ftwatch demo: simulator on 127.0.0.1:{sim_port}, "
+        f"metrics on http://127.0.0.1:{app_port}/metrics\n"
+    )
     try:
         return await _watch(app[keys.REDIS], f"http://127.0.0.1:{sim_port}", stop, out)
     finally:

@@ -15,9 +15,7 @@ _SHARED: list[structlog.types.Processor] = [
 ]
 
 
-def configure_logging(
-    fmt: Literal["json", "console"] | None = None, level: str = "info"
-) -> None:
+def configure_logging(fmt: Literal["json", "console"] | None = None, level: str = "info") -> None:
     """Configure structlog and route stdlib loggers (aiohttp, redis) through it."""
     chosen = fmt or ("console" if sys.stderr.isatty() else "json")
     renderer: structlog.types.Processor = (

@@ -22,47 +22,82 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.events_ingested = Counter(
-            "ftwatch_events_ingested_total", "Events appended to the stream.",
-            ["source", "type"], registry=r)
+            "ftwatch_events_ingested_total",
+            "Events appended to the stream.",
+            ["source", "type"],
+            registry=r,
+        )
         self.events_rejected = Counter(
-            "ftwatch_events_rejected_total", "Upstream or ingested events refused as malformed.",
-            ["source", "reason"], registry=r)
+            "ftwatch_events_rejected_total",
+            "Upstream or ingested events refused as malformed.",
+            ["source", "reason"],
+            registry=r,
+        )
         self.job_metric = Gauge(
-            "ftwatch_job_metric", "Latest value of a job's training metric.",
-            ["job_id", "metric"], registry=r)
+            "ftwatch_job_metric",
+            "Latest value of a job's training metric.",
+            ["job_id", "metric"],
+            registry=r,
+        )
         self.job_step = Gauge("ftwatch_job_step", "Latest step of a job.", ["job_id"], registry=r)
         self.jobs_watched = Gauge(
-            "ftwatch_jobs_watched", "Jobs being watched, by status.", ["status"], registry=r)
+            "ftwatch_jobs_watched", "Jobs being watched, by status.", ["status"], registry=r
+        )
         self.job_series_dropped = Counter(
             "ftwatch_job_series_dropped_total",
             "Job-labelled samples refused because FTWATCH_MAX_JOB_SERIES was reached.",
-            registry=r)
+            registry=r,
+        )
         self.rule_firings = Counter(
-            "ftwatch_rule_firings_total", "Rule firings.", ["rule"], registry=r)
+            "ftwatch_rule_firings_total", "Rule firings.", ["rule"], registry=r
+        )
         self.actions = Counter(
-            "ftwatch_actions_total", "Actions requested by rules or the API, by outcome.",
-            ["action", "outcome"], registry=r)
+            "ftwatch_actions_total",
+            "Actions requested by rules or the API, by outcome.",
+            ["action", "outcome"],
+            registry=r,
+        )
         self.webhook_deliveries = Counter(
-            "ftwatch_webhook_deliveries_total", "Webhook delivery attempts by outcome.",
-            ["receiver", "outcome"], registry=r)
+            "ftwatch_webhook_deliveries_total",
+            "Webhook delivery outcomes: ok, retry, dead, skipped, duplicate.",
+            ["receiver", "outcome"],
+            registry=r,
+        )
         self.webhook_latency = Histogram(
-            "ftwatch_webhook_delivery_duration_seconds", "Duration of one webhook attempt.",
-            ["receiver"], buckets=_DELIVERY_BUCKETS, registry=r)
+            "ftwatch_webhook_delivery_duration_seconds",
+            "Duration of one webhook attempt.",
+            ["receiver"],
+            buckets=_DELIVERY_BUCKETS,
+            registry=r,
+        )
         self.dead_letters = Gauge(
-            "ftwatch_webhook_dead_letters", "Entries in the dead-letter stream.", registry=r)
+            "ftwatch_webhook_dead_letters", "Entries in the dead-letter stream.", registry=r
+        )
         self.upstream_requests = Counter(
-            "ftwatch_upstream_requests_total", "Requests to the upstream API by endpoint and code.",
-            ["endpoint", "code"], registry=r)
+            "ftwatch_upstream_requests_total",
+            "Requests to the upstream API by endpoint and code.",
+            ["endpoint", "code"],
+            registry=r,
+        )
         self.upstream_duration = Histogram(
-            "ftwatch_upstream_request_duration_seconds", "Duration of upstream requests.",
-            ["endpoint"], buckets=_UPSTREAM_BUCKETS, registry=r)
+            "ftwatch_upstream_request_duration_seconds",
+            "Duration of upstream requests.",
+            ["endpoint"],
+            buckets=_UPSTREAM_BUCKETS,
+            registry=r,
+        )
         self.event_to_action = Histogram(
             "ftwatch_event_to_action_seconds",
             "From an event's creation upstream to the success of the action it caused.",
-            buckets=_ACTION_BUCKETS, registry=r)
+            buckets=_ACTION_BUCKETS,
+            registry=r,
+        )
         self.stream_pending = Gauge(
-            "ftwatch_stream_pending", "Entries delivered but not yet acknowledged.",
-            ["stream"], registry=r)
+            "ftwatch_stream_pending",
+            "Entries delivered but not yet acknowledged.",
+            ["stream"],
+            registry=r,
+        )
         self._max_job_series = max_job_series
         self._retention = retention_seconds
         self._job_metrics: dict[str, set[str]] = {}

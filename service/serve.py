@@ -16,7 +16,10 @@ SHUTDOWN_TIMEOUT = 20.0
 
 
 async def serve(
-    app: web.Application, host: str, port: int, stop: asyncio.Event,
+    app: web.Application,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
     on_start: Callable[[int], None] | None = None,
 ) -> int:
     """Serve `app` until `stop` is set; `on_start` gets the bound port (port 0: any free)."""

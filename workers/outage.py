@@ -27,8 +27,12 @@ class Outage:
     async def wait(self, error: Exception, stop: asyncio.Event) -> None:
         """Record a failure and sleep the backoff (or until stop is set)."""
         if self._failures == 0:
-            log.error("redis_unavailable", loop=self._name, error=str(error),
-                      hint="retrying with backoff; check FTWATCH_REDIS_URL and the server")
+            log.error(
+                "redis_unavailable",
+                loop=self._name,
+                error=str(error),
+                hint="retrying with backoff; check FTWATCH_REDIS_URL and the server",
+            )
         self._failures += 1
         delay = min(self._cap, self._base * 2 ** min(self._failures, 10))
         delay *= random.uniform(0.5, 1.0)

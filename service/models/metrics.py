@@ -15,8 +15,11 @@ def to_float(value: Any) -> float | None:
     """A metric value as a float; NaN/inf (also as strings) kept, anything else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        # JSON integers can exceed a float's range; such a metric is not usable.
+        return float(value) if abs(value) < 2**1023 else None
     if isinstance(value, str):
         text = value.strip().lower()
         if text in {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}:

@@ -9,11 +9,23 @@ from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
 
 RFT_DATA = {
-    "step": 10, "total_steps": 20,
-    "scores": {"train_reward_mean": 0.42, "valid_reward_mean": 0.675,
-               "graders": [{"name": "g1", "type": "score_model", "train_reward_mean": 0.447}]},
-    "errors": {"graders": [{"name": "g1", "type": "score_model",
-                            "train_sample_parse_error_mean": 0.1, "train_other_error_count": 3.0}]},
+    "step": 10,
+    "total_steps": 20,
+    "scores": {
+        "train_reward_mean": 0.42,
+        "valid_reward_mean": 0.675,
+        "graders": [{"name": "g1", "type": "score_model", "train_reward_mean": 0.447}],
+    },
+    "errors": {
+        "graders": [
+            {
+                "name": "g1",
+                "type": "score_model",
+                "train_sample_parse_error_mean": 0.1,
+                "train_other_error_count": 3.0,
+            }
+        ]
+    },
     "usage": {"samples": {"train_reasoning_tokens_mean": 3330.0}},
 }
 
@@ -30,8 +42,15 @@ def test_rft_metrics_flatten_to_leaf_names_and_grader_paths() -> None:
 
 
 def test_sft_metrics_and_strings_for_non_finite_values() -> None:
-    flat = flatten_metrics({"step": 3, "train_loss": "NaN", "valid_loss": "-Infinity",
-                            "train_mean_token_accuracy": True, "note": "x"})
+    flat = flatten_metrics(
+        {
+            "step": 3,
+            "train_loss": "NaN",
+            "valid_loss": "-Infinity",
+            "train_mean_token_accuracy": True,
+            "note": "x",
+        }
+    )
     assert flat["step"] == 3
     assert math.isnan(flat["train_loss"])
     assert flat["valid_loss"] == -math.inf
@@ -45,17 +64,29 @@ def test_grader_without_name_gets_a_positional_label() -> None:
 
 def test_message_event_with_null_data_normalizes() -> None:
     job = Job.model_validate({"id": "j", "status": "pausing", "model": "gpt-4o-mini"})
-    event = normalize(job, JobEvent.model_validate(
-        {"id": "e", "created_at": 5, "level": "info", "message": "Fine tuning job started",
-         "type": "message", "data": None, "object": "fine_tuning.job.event"}))
+    event = normalize(
+        job,
+        JobEvent.model_validate(
+            {
+                "id": "e",
+                "created_at": 5,
+                "level": "info",
+                "message": "Fine tuning job started",
+                "type": "message",
+                "data": None,
+                "object": "fine_tuning.job.event",
+            }
+        ),
+    )
     assert event.data is None and event.metrics == {}
     assert event.method == "supervised" and event.status == "pausing"
 
 
 def test_nan_survives_the_stream_round_trip() -> None:
     job = Job.model_validate({"id": "j", "status": "running"})
-    event = normalize(job, JobEvent(id="e", created_at=1, type="metrics",
-                                     data={"train_loss": float("nan")}))
+    event = normalize(
+        job, JobEvent(id="e", created_at=1, type="metrics", data={"train_loss": float("nan")})
+    )
     back = NormalizedEvent.model_validate_json(event.model_dump_json())
     assert math.isnan(back.metrics["train_loss"])
 
@@ -64,3 +95,7 @@ def test_huge_messages_are_truncated() -> None:
     job = Job.model_validate({"id": "j", "status": "running"})
     event = normalize(job, JobEvent(id="e", created_at=1, message="x" * 100_000))
     assert len(event.message) <= 16_384
+
+
+def test_integers_beyond_float_range_are_not_metrics() -> None:
+    assert flatten_metrics({"step": 10**400, "train_loss": 0.5}) == {"train_loss": 0.5}

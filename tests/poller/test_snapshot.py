@@ -10,8 +10,13 @@ from service.upstream.models import Job, JobEvent
 from workers.poller.snapshot import merge_snapshot
 
 JOB = Job.model_validate(
-    {"id": "ftjob-1", "status": "running", "model": "o4-mini",
-     "method": {"type": "reinforcement"}, "metadata": {"team": "search"}}
+    {
+        "id": "ftjob-1",
+        "status": "running",
+        "model": "o4-mini",
+        "method": {"type": "reinforcement"},
+        "metadata": {"team": "search"},
+    }
 )
 
 
@@ -21,8 +26,17 @@ def metrics_event(n: int, data: dict[str, object]) -> JobEvent:
 
 def test_latest_values_persist_across_steps_without_validation() -> None:
     events = [
-        normalize(JOB, metrics_event(1, {"step": 1, "total_steps": 20,
-                                          "scores": {"train_reward_mean": 0.1, "valid_reward_mean": 0.3}})),
+        normalize(
+            JOB,
+            metrics_event(
+                1,
+                {
+                    "step": 1,
+                    "total_steps": 20,
+                    "scores": {"train_reward_mean": 0.1, "valid_reward_mean": 0.3},
+                },
+            ),
+        ),
         normalize(JOB, metrics_event(2, {"step": 2, "scores": {"train_reward_mean": 0.2}})),
     ]
     snap = merge_snapshot(JobSnapshot(job_id="ftjob-1"), JOB, events)
@@ -30,7 +44,11 @@ def test_latest_values_persist_across_steps_without_validation() -> None:
     assert snap.total_steps == 20
     assert snap.metrics == {"train_reward_mean": 0.2, "valid_reward_mean": 0.3}
     assert snap.last_event_at == 1002
-    assert (snap.status, snap.method, snap.metadata) == ("running", "reinforcement", {"team": "search"})
+    assert (snap.status, snap.method, snap.metadata) == (
+        "running",
+        "reinforcement",
+        {"team": "search"},
+    )
 
 
 def test_non_finite_values_are_kept_and_message_events_change_nothing() -> None:

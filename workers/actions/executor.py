@@ -34,7 +34,10 @@ class ActionExecutor:
     """Calls the upstream for one action and records what came of it."""
 
     def __init__(
-        self, client: UpstreamClient | None, effects: Effects, metrics: Metrics,
+        self,
+        client: UpstreamClient | None,
+        effects: Effects,
+        metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -43,13 +46,22 @@ class ActionExecutor:
         self._clock = clock
 
     async def perform(
-        self, job: JobFacts, action: ActionName, *, firing_id: str, source: str,
+        self,
+        job: JobFacts,
+        action: ActionName,
+        *,
+        firing_id: str,
+        source: str,
         event_created_at: int | None = None,
     ) -> ActionResult:
         """A manual action (the API): executed and recorded like a rule's."""
         firing = Firing(
-            firing_id=firing_id, rule="api", kind="manual", job=job,
-            reason=f"{action} requested through the API", fired_at=self._clock(),
+            firing_id=firing_id,
+            rule="api",
+            kind="manual",
+            job=job,
+            reason=f"{action} requested through the API",
+            fired_at=self._clock(),
             event_created_at=event_created_at,
         )
         return await self.execute(ActionTask(action=action, firing=firing, source=source))
@@ -58,8 +70,11 @@ class ActionExecutor:
         """Run the task unless an earlier try finished it; record and count the outcome."""
         previous = await self._effects.claim(task.effect_key)
         if previous is not None and previous.startswith("done:"):
-            return ActionResult(action=task.action, outcome="already",
-                                detail=f"done before for this firing ({previous[5:]})")
+            return ActionResult(
+                action=task.action,
+                outcome="already",
+                detail=f"done before for this firing ({previous[5:]})",
+            )
         with structlog.contextvars.bound_contextvars(job_id=task.firing.job.id):
             result = await self._apply(task, retrying=previous is not None)
             checkpoint = await self._checkpoint(task) if result.outcome == "ok" else None
@@ -69,8 +84,9 @@ class ActionExecutor:
 
     async def give_up(self, task: ActionTask, error: Exception) -> ActionResult:
         """Record a failure after the upstream stayed unavailable through every retry."""
-        result = ActionResult(action=task.action, outcome="failed", detail=str(error)[:500],
-                              at=self._clock())
+        result = ActionResult(
+            action=task.action, outcome="failed", detail=str(error)[:500], at=self._clock()
+        )
         await self._effects.finish(task.effect_key, "failed")
         await self._record(task, result, None)
         return result
@@ -103,8 +119,7 @@ class ActionExecutor:
         return self._result(task, "failed", exc.message)
 
     def _result(self, task: ActionTask, outcome: str, detail: str = "") -> ActionResult:
-        return ActionResult(action=task.action, outcome=outcome,
-                            detail=detail, at=self._clock())
+        return ActionResult(action=task.action, outcome=outcome, detail=detail, at=self._clock())
 
     async def _checkpoint(self, task: ActionTask) -> str | None:
         """After a pause, the checkpoint at (or before) the best step: the model to keep."""
@@ -123,14 +138,22 @@ class ActionExecutor:
         if result.outcome == "ok" and created:
             self._metrics.event_to_action.observe(max(0.0, self._clock() - created))
         failed = result.outcome == "failed"
-        record = task.firing.model_copy(update={
-            "actions": [result], "checkpoint": checkpoint or task.firing.checkpoint,
-            "stage": "action",
-            "type": "ftwatch.action.failed" if failed else task.firing.type,
-        })
+        record = task.firing.model_copy(
+            update={
+                "actions": [result],
+                "checkpoint": checkpoint or task.firing.checkpoint,
+                "stage": "action",
+                "type": "ftwatch.action.failed" if failed else task.firing.type,
+            }
+        )
         await self._effects.record(record.model_dump_json())
-        log.info("action_done", action=task.action, outcome=result.outcome,
-                 detail=result.detail, rule=task.firing.rule)
+        log.info(
+            "action_done",
+            action=task.action,
+            outcome=result.outcome,
+            detail=result.detail,
+            rule=task.firing.rule,
+        )
         if failed:
             for receiver in task.notify:
                 await self._effects.deliver(receiver, record.model_dump_json())
