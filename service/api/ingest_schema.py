@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from service.api.schemas import JobId, Strict
 from service.models.metrics import flatten_metrics
+from service.upstream.models import JobStatus
 
 MAX_BATCH = 500
 # Deeper than any metrics payload; bounds the work of storing and rendering `data`.
@@ -15,18 +16,7 @@ MAX_DEPTH = 16
 # Each metric name becomes a per-job Prometheus series: keep one event's share small.
 MAX_METRICS = 256
 
-Status = Literal[
-    "validating_files",
-    "queued",
-    "pending",
-    "running",
-    "pausing",
-    "paused",
-    "resuming",
-    "succeeded",
-    "failed",
-    "cancelled",
-]
+Status = JobStatus
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 # OpenAI's limits on job metadata: 16 pairs, keys up to 64 and values up to 512 characters.
 MetaKey = Annotated[str, Field(max_length=64)]

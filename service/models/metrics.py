@@ -20,15 +20,16 @@ def to_float(value: Any) -> float | None:
     if isinstance(value, int):
         # JSON integers can exceed a float's range; such a metric is not usable.
         return float(value) if abs(value) < 2**1023 else None
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}:
-            return float(text.replace("infinity", "inf"))
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
+    return _text_to_float(value) if isinstance(value, str) else None
+
+
+def _text_to_float(text: str) -> float | None:
+    """`"0.5"`, `"NaN"`, `"-Infinity"` as floats; any other text None."""
+    word = text.strip().lower().replace("infinity", "inf")
+    try:
+        return float(word)
+    except ValueError:
+        return None
 
 
 def _leaves(section: Mapping[str, Any], out: dict[str, float], prefix: str = "") -> None:

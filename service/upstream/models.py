@@ -6,10 +6,25 @@ optional, and unknown fields pass through, because the real API returns all of t
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Every status seen in the wild (reference/openai-api.md §2); `status` stays an open string,
+# this names the ones rules and ingest may use.
+JobStatus = Literal[
+    "validating_files",
+    "queued",
+    "pending",
+    "running",
+    "pausing",
+    "paused",
+    "resuming",
+    "succeeded",
+    "failed",
+    "cancelled",
+]
+KNOWN_STATUSES: tuple[str, ...] = get_args(JobStatus)
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 METHOD_TYPES = frozenset({"supervised", "dpo", "reinforcement"})
 

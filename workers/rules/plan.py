@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from pydantic import ValidationError
 
 from service.models.action import ActionName, ActionTask
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing, FiringType, JobFacts
+from service.store.rule_state import StoredRules
 from service.upstream.models import TERMINAL_STATUSES
 from workers.rules.actions_spec import (
     Action,
@@ -31,6 +35,36 @@ class Decision:
     delayed: list[tuple[float, ActionTask]] = field(default_factory=list)  # (due epoch s, task)
     deliveries: list[tuple[str, Firing]] = field(default_factory=list)  # (receiver, firing)
     resumed_by: list[str] = field(default_factory=list)
+
+
+Judge = Callable[[Rule, RuleState | None], tuple[RuleState, Verdict | None]]
+
+
+def decide_rules(
+    rules: Sequence[Rule], stored: StoredRules, judge: Judge, trigger: Trigger
+) -> Decision:
+    """Run `judge` (an event's evaluate, or the timer's tick) for every rule; plan firings."""
+    decision = Decision()
+    for rule in rules:
+        previous = stored_state(stored, rule.name)
+        state, verdict = judge(rule, previous)
+        if state != previous:
+            decision.states[rule.name] = state
+        if verdict is not None:
+            resumes = stored.resumes.get(rule.name, 0)
+            fire(decision, rule, state, verdict, trigger, resumes_so_far=resumes)
+    return decision
+
+
+def stored_state(stored: StoredRules, rule_name: str) -> RuleState | None:
+    """The rule's state as stored, or None (new rule, or written by an older version)."""
+    raw = stored.states.get(rule_name)
+    if raw is None:
+        return None
+    try:
+        return RuleState.model_validate_json(raw)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from workers.outage import Outage
 from workers.rules.config import RulesFile
 from workers.rules.engine import tick
 from workers.rules.firings import facts_of_snapshot
-from workers.rules.plan import Decision, Trigger, fire
-from workers.rules.worker import encode, stored_state
+from workers.rules.plan import Trigger, decide_rules
+from workers.rules.worker import encode
 
 log = structlog.get_logger(__name__)
 
@@ -73,22 +73,10 @@ class RuleTicker:
     async def tick_job(self, job: JobSnapshot) -> int:
         stored = await self._store.load(job.job_id)
         now = self._clock()
-        decision = Decision()
         trigger = Trigger(job=facts_of_snapshot(job), now=now, source=job.source)
-        for rule in self._rules.rules:
-            previous = stored_state(stored, rule.name)
-            state, verdict = tick(rule, previous, job, now)
-            if state != previous:
-                decision.states[rule.name] = state
-            if verdict is not None:
-                fire(
-                    decision,
-                    rule,
-                    state,
-                    verdict,
-                    trigger,
-                    resumes_so_far=stored.resumes.get(rule.name, 0),
-                )
+        decision = decide_rules(
+            self._rules.rules, stored, lambda rule, prev: tick(rule, prev, job, now), trigger
+        )
         if not decision.states:
             return 0
         # A conflict means a worker just committed for this job: the next tick re-judges.

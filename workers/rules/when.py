@@ -16,21 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from service.upstream.models import KNOWN_STATUSES
 from workers.rules.durations import Duration
-
-# Job statuses a rule may name (reference/openai-api.md §2); a typo would never fire.
-KNOWN_STATUSES = (
-    "validating_files",
-    "queued",
-    "pending",
-    "running",
-    "pausing",
-    "paused",
-    "resuming",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
 
 
 class StrictModel(BaseModel):

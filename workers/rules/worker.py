@@ -18,9 +18,9 @@ from service.metrics import Metrics
 from service.models.event import NormalizedEvent
 from service.store.rule_state import Commit, RuleStateStore, StoredRules
 from workers.rules.config import RulesFile
-from workers.rules.engine import RuleState, evaluate
+from workers.rules.engine import evaluate
 from workers.rules.firings import facts_of_event
-from workers.rules.plan import Decision, Trigger, fire
+from workers.rules.plan import Decision, Trigger, decide_rules
 from workers.stream.consumer import Disposition, Fields
 
 log = structlog.get_logger(__name__)
@@ -88,23 +88,10 @@ class RuleWorker:
     def decide(self, stored: StoredRules, event: NormalizedEvent) -> Decision:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
-        decision = Decision()
         trigger = Trigger(job=facts_of_event(event), now=now, source=event.source, event=event)
-        for rule in self._rules.rules:
-            previous = stored_state(stored, rule.name)
-            state, verdict = evaluate(rule, previous, event, now)
-            if state != previous:
-                decision.states[rule.name] = state
-            if verdict is not None:
-                fire(
-                    decision,
-                    rule,
-                    state,
-                    verdict,
-                    trigger,
-                    resumes_so_far=stored.resumes.get(rule.name, 0),
-                )
-        return decision
+        return decide_rules(
+            self._rules.rules, stored, lambda rule, prev: evaluate(rule, prev, event, now), trigger
+        )
 
 
 def encode(decision: Decision, seq: int | None) -> Commit:
@@ -118,17 +105,6 @@ def encode(decision: Decision, seq: int | None) -> Commit:
         deliveries=[(name, f.model_dump_json()) for name, f in decision.deliveries],
         resumed_by=list(decision.resumed_by),
     )
-
-
-def stored_state(stored: StoredRules, rule_name: str) -> RuleState | None:
-    """The rule's state as stored, or None (new rule, or written by an older version)."""
-    raw = stored.states.get(rule_name)
-    if raw is None:
-        return None
-    try:
-        return RuleState.model_validate_json(raw)
-    except ValidationError:
-        return None
 
 
 def _int(value: str | None) -> int | None:
