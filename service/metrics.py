@@ -8,6 +8,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from service.models.job import JobSnapshot
+
 # Upstream calls take 50 ms to a few seconds; retries with backoff can reach a minute.
 _UPSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # Event-to-action spans a poll interval (10 s default) plus queueing: up to minutes.
@@ -103,18 +105,25 @@ class Metrics:
         self._job_metrics: dict[str, set[str]] = {}
         self._terminal_since: dict[str, float] = {}
 
-    def observe_job(self, job_id: str, step: int | None, metrics: dict[str, float]) -> None:
-        """Set a job's step and metric gauges, unless the series cap refuses a new job."""
+    def observe_job(self, job: JobSnapshot) -> None:
+        """Set a job's step and metric gauges, unless the series cap refuses a new job.
+
+        `total_steps` is exported as a metric too: with the step it gives the job's ETA.
+        """
+        job_id = job.job_id
         if job_id not in self._job_metrics:
             if len(self._job_metrics) >= self._max_job_series:
                 self.job_series_dropped.inc()
                 return
             self._job_metrics[job_id] = set()
         names = self._job_metrics[job_id]
-        if step is not None:
-            self.job_step.labels(job_id).set(step)
-        for name, value in metrics.items():
-            if name in {"step", "total_steps"} or not math.isfinite(value):
+        if job.step is not None:
+            self.job_step.labels(job_id).set(job.step)
+        values = dict(job.metrics)
+        if job.total_steps is not None:
+            values["total_steps"] = float(job.total_steps)
+        for name, value in values.items():
+            if name == "step" or not math.isfinite(value):
                 continue
             names.add(name)
             self.job_metric.labels(job_id, name).set(value)

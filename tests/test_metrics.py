@@ -5,6 +5,11 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 
 from service.metrics import Metrics
+from service.models.job import JobSnapshot
+
+
+def snapshot(job: str, step: int, metrics: dict[str, float]) -> JobSnapshot:
+    return JobSnapshot(job_id=job, step=step, metrics=metrics)
 
 
 def scrape(metrics: Metrics) -> str:
@@ -14,7 +19,7 @@ def scrape(metrics: Metrics) -> str:
 def test_the_cap_refuses_new_jobs_and_counts_them() -> None:
     metrics = Metrics(max_job_series=2)
     for job in ("a", "b", "c"):
-        metrics.observe_job(job, 3, {"train_loss": 0.5, "step": 3})
+        metrics.observe_job(snapshot(job, 3, {"train_loss": 0.5, "step": 3}))
     text = scrape(metrics)
     assert 'ftwatch_job_step{job_id="a"} 3.0' in text
     assert 'job_id="c"' not in text
@@ -24,11 +29,17 @@ def test_the_cap_refuses_new_jobs_and_counts_them() -> None:
 
 def test_terminal_jobs_series_go_after_the_retention() -> None:
     metrics = Metrics(retention_seconds=60)
-    metrics.observe_job("a", 1, {"train_loss": float("nan"), "valid_loss": 0.4})
+    metrics.observe_job(snapshot("a", 1, {"train_loss": float("nan"), "valid_loss": 0.4}))
     metrics.job_terminal("a", now=1000)
     assert metrics.expire_job_series(now=1059) == []
     assert metrics.expire_job_series(now=1060) == ["a"]
     text = scrape(metrics)
     assert 'job_id="a"' not in text
-    metrics.observe_job("b", 1, {})  # the freed slot is usable again
+    metrics.observe_job(snapshot("b", 1, {}))  # the freed slot is usable again
     assert 'ftwatch_job_step{job_id="b"}' in scrape(metrics)
+
+
+def test_total_steps_is_exported_for_the_eta() -> None:
+    metrics = Metrics()
+    metrics.observe_job(JobSnapshot(job_id="a", step=10, total_steps=40))
+    assert 'ftwatch_job_metric{job_id="a",metric="total_steps"} 40.0' in scrape(metrics)

@@ -87,7 +87,7 @@ def _observe(request: web.Request, snapshot: JobSnapshot, added: list[Normalized
     metrics = request.app[keys.METRICS]
     for event in added:
         metrics.events_ingested.labels("ingest", event.type).inc()
-    metrics.observe_job(snapshot.job_id, snapshot.step, snapshot.metrics)
+    metrics.observe_job(snapshot)
     if snapshot.is_terminal:
         metrics.job_terminal(snapshot.job_id)
 

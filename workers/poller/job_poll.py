@@ -79,7 +79,7 @@ class JobPoller:
         )
         for event in added:
             self._metrics.events_ingested.labels("openai", event.type).inc()
-        self._metrics.observe_job(job_id, snapshot.step, snapshot.metrics)
+        self._metrics.observe_job(snapshot)
         if job.is_terminal:
             self._metrics.job_terminal(job_id)
         return PollResult(status=job.status, appended=len(added), rejected=len(found.rejected))
