@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rules":
         return _rules(args)
     settings = load_settings()
-    configure_logging(settings.log_format, settings.log_level)
+    # The demo prints its own story on stdout; its log says only what went wrong.
+    quiet = args.command == "demo" and settings.log_level == "info"
+    configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
     if args.command == "run":
         from service.runtime import run_service  # noqa: PLC0415 - keep `rules` fast
 
