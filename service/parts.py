@@ -20,6 +20,7 @@ from aiohttp import web
 from service import keys
 from service.settings import Settings
 from service.store import keys as store_keys
+from service.store.budget import RequestBudget
 from service.store.connection import connect_redis
 from service.store.effects import Effects
 from service.store.embedded import EmbeddedRedis
@@ -30,6 +31,7 @@ from service.store.scripts import Scripts
 from service.upstream.client import UpstreamClient
 from workers.actions.executor import ActionExecutor
 from workers.actions.queue import ActionQueueHandler, move_delayed
+from workers.poller.backpressure import BackPressure
 from workers.poller.job_poll import JobPoller
 from workers.poller.runner import Poller
 from workers.rules.ticker import RuleTicker
@@ -79,7 +81,9 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's one client session, the upstream client and the action executor."""
     session = aiohttp.ClientSession()
     app[keys.SESSION] = session
-    upstream = UpstreamClient(session, app[keys.SETTINGS], app[keys.METRICS])
+    rate = app[keys.SETTINGS].max_requests_per_second
+    budget = RequestBudget(app[keys.SCRIPTS], rate) if rate else None
+    upstream = UpstreamClient(session, app[keys.SETTINGS], app[keys.METRICS], budget=budget)
     app[keys.UPSTREAM] = upstream
     effects = Effects(app[keys.REDIS], app[keys.SCRIPTS])
     app[keys.ACTIONS] = ActionExecutor(upstream, effects, app[keys.METRICS])
@@ -91,7 +95,9 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
-    job_poller = JobPoller(app[keys.UPSTREAM], app[keys.JOBS], metrics)
+    # A status unconfirmed for three sweeps is read with the job's next poll.
+    stale = 3 * settings.discovery_interval + settings.poll_interval
+    job_poller = JobPoller(app[keys.UPSTREAM], app[keys.JOBS], metrics, stale_after=stale)
     poller = Poller(
         app[keys.UPSTREAM],
         job_poller,
@@ -99,6 +105,7 @@ async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
         jobs=app[keys.JOBS],
         metrics=metrics,
         settings=settings,
+        backpressure=BackPressure(app[keys.SCRIPTS], settings.backlog_bound, group=RULES_GROUP),
     )
     async with background_loops(app, [poller.run(app[keys.STOPPING])]):
         yield

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     # A stream entry idle this long is taken from its (dead) consumer by another.
     claim_idle_seconds: float = Field(default=30.0, gt=0)
     replica_name: str | None = None
+    # Upstream requests per second for all replicas together (a token bucket in Redis);
+    # unset: no limit of ftwatch's own (upstream 429s are still honoured).
+    max_requests_per_second: float | None = Field(default=None, gt=0)
+    # Back-pressure: pollers stop claiming jobs while the rules group has more entries of
+    # ftwatch:events unread or unacknowledged than this (capped at stream_maxlen / 2, so
+    # trimming never reaches entries the rules have not finished).
+    max_stream_backlog: int = Field(default=50_000, ge=100)
 
     @field_validator("openai_base_url")
     @classmethod
@@ -66,6 +73,11 @@ class Settings(BaseSettings):
         if not self.jobs:
             return []
         return list(dict.fromkeys(j.strip() for j in self.jobs.split(",") if j.strip()))
+
+    @property
+    def backlog_bound(self) -> int:
+        """The rules backlog above which pollers pause (see max_stream_backlog)."""
+        return min(self.max_stream_backlog, self.stream_maxlen // 2)
 
     @property
     def lease_seconds(self) -> float:

@@ -20,6 +20,11 @@ class ActionTask(BaseModel):
     firing: Firing
     source: str = "openai"  # "ingest": no upstream to call, the action is recorded only
     notify: list[str] = []  # receivers told when the action fails
+    # On a pause whose rule also resumes: schedule that resume this many seconds after
+    # the pause took effect. Scheduled from the firing instead, a resume could come due
+    # before a delayed pause (retries, a crash), find the job running and count as
+    # done, and the pause that followed would leave the job paused for good.
+    resume_after: float | None = None
 
     @property
     def effect_key(self) -> str:

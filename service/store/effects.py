@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import redis.asyncio as aioredis
 
 from service.models.action import ActionTask
@@ -10,6 +13,36 @@ from service.store.scripts import Scripts
 
 # How long an action's idempotency record is kept: far beyond any redelivery.
 EFFECT_TTL_SECONDS = 7 * 24 * 3600
+_STARTED = "started:"
+
+# Claim an effect (`started:<n>`, n numbering the job's claimed actions), or return what
+# an earlier try recorded with the job's latest number, in one step.
+# KEYS: 1 effect, 2 the job's action counter.  ARGV: 1 TTL s.  Returns {previous or '', n}.
+_CLAIM = """
+local previous = redis.call('GET', KEYS[1])
+if previous then
+  return {previous, tonumber(redis.call('GET', KEYS[2]) or '0')}
+end
+local n = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[1], 'started:' .. n, 'EX', ARGV[1])
+return {'', n}
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming an effect found: nothing (ours to do), or an earlier try's record."""
+
+    previous: str | None  # None, `started[:<n>]` (a try that never finished) or `done:<outcome>`
+    superseded: bool = False  # another action on the job was claimed after that try
+
+    @property
+    def done(self) -> str | None:
+        """The recorded outcome when an earlier try finished."""
+        if self.previous is not None and self.previous.startswith("done:"):
+            return self.previous[5:]
+        return None
 
 
 class Effects:
@@ -18,20 +51,34 @@ class Effects:
     def __init__(self, client: aioredis.Redis, scripts: Scripts) -> None:
         self._redis = client
         self._scripts = scripts
+        self._claim = client.register_script(_CLAIM)
 
-    async def claim(self, effect_key: str) -> str | None:
-        """Mark the effect started. None: ours to do; else what an earlier try recorded."""
-        key = keys.effect(effect_key)
-        if await self._redis.set(key, "started", nx=True, ex=EFFECT_TTL_SECONDS):
-            return None
-        previous = await self._redis.get(key)
-        return str(previous) if previous is not None else "started"
+    async def claim(self, effect_key: str, job_id: str) -> Claim:
+        """Mark the effect started, or say what an earlier try of it recorded.
+
+        An unfinished earlier try is `superseded` when another action on the job was
+        claimed after it: whether or not that try reached the upstream, a later decision
+        about the job came after it, and applying it now would undo that one.
+        """
+        reply: Any = await self._claim(
+            keys=[keys.effect(effect_key), keys.job_actions(job_id)], args=[EFFECT_TTL_SECONDS]
+        )
+        previous, latest = str(reply[0]), int(reply[1])
+        if not previous:
+            return Claim(None)
+        number = previous.removeprefix(_STARTED)
+        later = previous.startswith(_STARTED) and number.isdigit() and latest > int(number)
+        return Claim(previous, superseded=later)
 
     async def finish(self, effect_key: str, outcome: str) -> None:
         await self._redis.set(keys.effect(effect_key), f"done:{outcome}", ex=EFFECT_TTL_SECONDS)
 
     async def enqueue(self, task: ActionTask) -> None:
         await self._redis.xadd(keys.ACTION_QUEUE, {"t": task.model_dump_json()})
+
+    async def delay(self, task: ActionTask, due_ms: int) -> None:
+        """Schedule `task` for `due_ms` (epoch ms); the same task again only moves its time."""
+        await self._redis.zadd(keys.DELAYED, {task.model_dump_json(): due_ms})
 
     async def move_due(self, now_ms: int, limit: int = 100) -> int:
         """Move delayed actions whose time has come onto the queue; returns how many."""

@@ -27,6 +27,21 @@ class JobRecord:
     snapshot: JobSnapshot
     cursor: str | None
     done: bool
+    # Requests to read the job itself (webhook nudge, a status sweep that saw a change);
+    # the poll that reads the job clears the count it saw, not later requests.
+    refresh: str | None = None
+    # Epoch ms when the status was last confirmed (a job read, or the jobs listing).
+    status_at: int | None = None
+    # `<ms>|<job JSON>` from the jobs listing, kept for a job's first poll (keys.listed).
+    listed: str | None = None
+
+
+@dataclass(frozen=True)
+class JobRead:
+    """That a poll read the job itself: when, and the refresh count it saw before."""
+
+    at_ms: int
+    refresh: str | None = None
 
 
 class LeaseLost(Exception):
@@ -64,11 +79,17 @@ class JobStore:
         self._window = window
 
     async def load(self, job_id: str) -> JobRecord:
-        raw: Any = await self._redis.hgetall(keys.job(job_id))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job(job_id))
+            pipe.get(keys.listed(job_id))
+            raw, listed = await pipe.execute()
         return JobRecord(
             snapshot=_decode(job_id, raw),
             cursor=raw.get("cursor") or None,
             done=raw.get("done") == "1",
+            refresh=raw.get("refresh") or None,
+            status_at=_int(raw.get("status_at")),
+            listed=listed,
         )
 
     async def append(
@@ -78,14 +99,17 @@ class JobStore:
         *,
         cursor: str | None,
         owner: str = "",
+        read: JobRead | None = None,
     ) -> list[NormalizedEvent]:
         """Append the events not seen before, oldest first, with cursor and snapshot; atomic.
 
+        `read` says the caller read the job itself (its status is confirmed fresh).
         Returns the events that were new. Raises LeaseLost when `owner` lost the lease.
         """
         snapshot = snapshot.model_copy(update={"updated_at": time.time()})
         snap_fields = _encode(snapshot)
         args: list[str | int] = [owner, self._maxlen, self._window, cursor or "", len(snap_fields)]
+        args += ["", ""] if read is None else [read.at_ms, read.refresh or ""]
         for name, value in snap_fields.items():
             args += [name, value]
         job_id = snapshot.job_id
@@ -109,6 +133,22 @@ class JobStore:
             rows: list[dict[str, str]] = await pipe.execute()
         return [_decode(j, raw) for j, raw in zip(job_ids, rows, strict=True) if raw]
 
+    async def snapshots_at(self, job_ids: Sequence[str]) -> list[tuple[JobSnapshot, int]]:
+        """Each job's snapshot with the sequence number of its last appended event.
+
+        Both come from one read of the job hash, which the append script writes in one
+        step: the snapshot is exactly what the events up to that number showed.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(keys.job(job_id))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return [
+            (_decode(j, raw), int(raw.get("seq") or 0))
+            for j, raw in zip(job_ids, rows, strict=True)
+            if raw
+        ]
+
     async def statuses(self, job_ids: Sequence[str]) -> list[str | None]:
         """The last known status of each job, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -119,3 +159,10 @@ class JobStore:
     async def all_job_ids(self) -> list[str]:
         members: Any = await self._redis.smembers(keys.JOBS)
         return sorted(members)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None

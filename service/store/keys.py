@@ -17,6 +17,10 @@ SCHEDULE = "ftwatch:schedule"
 # Every job ftwatch has a snapshot of (terminal ones too), for the API.
 JOBS = "ftwatch:jobs"
 DISCOVERY_LEASE = "ftwatch:lease:discovery"
+# Factor (>= 1) by which poll delays grow to fit the request budget; set by the census.
+POLL_STRETCH = "ftwatch:poll-stretch"
+# Token bucket of upstream requests shared by every replica (FTWATCH_MAX_REQUESTS_PER_SECOND).
+REQUEST_BUDGET = "ftwatch:budget:upstream"
 LEASE_PREFIX = "ftwatch:lease:job:"
 
 
@@ -30,6 +34,14 @@ def seen(job_id: str) -> str:
     return f"ftwatch:job:{job_id}:seen"
 
 
+LISTED_SUFFIX = ":listed"
+
+
+def listed(job_id: str) -> str:
+    """String `<ms>|<job JSON>`: the job as the jobs listing showed it before its first poll."""
+    return f"ftwatch:job:{job_id}{LISTED_SUFFIX}"
+
+
 def lease(job_id: str) -> str:
     """The poll lease of a job: value is the owning replica, expiry frees it."""
     return f"{LEASE_PREFIX}{job_id}"
@@ -40,6 +52,11 @@ def rule_state(job_id: str) -> str:
     return f"ftwatch:rules:{job_id}"
 
 
+def job_actions(job_id: str) -> str:
+    """Counter numbering the actions claimed for a job, so a stale retry can tell."""
+    return f"ftwatch:job-actions:{job_id}"
+
+
 def effect(effect_key: str) -> str:
-    """An action's idempotency record: `started`, then `done:<outcome>`."""
+    """An action's idempotency record: `started:<n>` (see job_actions), then `done:<outcome>`."""
     return f"ftwatch:effect:{effect_key}"

@@ -42,6 +42,24 @@ class Schedule:
         )
         return int(changed)
 
+    async def confirm_statuses(
+        self, listed: Sequence[tuple[str, str, str]], *, keep_seconds: float = 90.0
+    ) -> list[str]:
+        """Fold `(job id, status, job JSON)` from the jobs listing into the watched jobs.
+
+        Unchanged statuses are confirmed fresh; a changed one makes its job due now with
+        a request to read the job itself; a job never polled keeps the listed job for
+        `keep_seconds`, for its first poll. Returns the ids whose status changed.
+        """
+        if not listed:
+            return []
+        ttl_ms = max(1, int(keep_seconds * 1000))
+        args: list[str | int] = [now_ms(), keys.job(""), keys.LISTED_SUFFIX, ttl_ms]
+        for job_id, status, job_json in listed:
+            args += [job_id, status, job_json]
+        changed = await self._scripts.sweep_statuses(keys=[keys.SCHEDULE], args=args)
+        return [str(j) for j in changed]
+
     async def claim(self, limit: int, lease_seconds: float) -> tuple[list[str], int]:
         """Claim up to `limit` due jobs; returns them and the claim time (ms)."""
         at = now_ms()
@@ -71,6 +89,18 @@ class Schedule:
 
     async def watched(self) -> int:
         return int(await self._redis.zcard(keys.SCHEDULE))
+
+    async def set_stretch(self, factor: float, ttl_seconds: float) -> None:
+        """Publish the poll-delay factor every replica applies (see cadence.budget_stretch)."""
+        await self._redis.set(keys.POLL_STRETCH, repr(factor), ex=max(1, int(ttl_seconds)))
+
+    async def stretch(self) -> float:
+        """The published poll-delay factor; 1 when none (no budget, or it expired)."""
+        raw = await self._redis.get(keys.POLL_STRETCH)
+        try:
+            return max(1.0, float(raw)) if raw else 1.0
+        except ValueError:
+            return 1.0
 
     async def hold_discovery(self, ttl_seconds: float) -> bool:
         """Take or extend the discovery lease: one replica lists the account's jobs."""

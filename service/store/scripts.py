@@ -26,3 +26,6 @@ class Scripts:
         self.admit_delivery: AsyncScript = client.register_script(_source("admit_delivery"))
         self.claim_deliveries: AsyncScript = client.register_script(_source("claim_deliveries"))
         self.finish_delivery: AsyncScript = client.register_script(_source("finish_delivery"))
+        self.take_budget: AsyncScript = client.register_script(_source("take_budget"))
+        self.stream_backlog: AsyncScript = client.register_script(_source("stream_backlog"))
+        self.sweep_statuses: AsyncScript = client.register_script(_source("sweep_statuses"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -114,3 +115,57 @@ async def test_an_ingested_job_is_recorded_not_called(
     result = await executor.execute(task(source="ingest"))
     assert result.outcome == "ok" and "not on the upstream" in result.detail
     assert calls(sim[0]) == []
+
+
+async def delayed_resumes(redis: aioredis.Redis) -> list[tuple[str, float]]:
+    rows: Any = await redis.zrange(keys.DELAYED, 0, -1, withscores=True)
+    return [(ActionTask.model_validate_json(raw).action, score) for raw, score in rows]
+
+
+async def test_a_pause_schedules_its_rule_resume_only_once_it_took_effect(
+    executor: ActionExecutor, redis: aioredis.Redis
+) -> None:
+    # A pause delayed by upstream retries used to lose the race against its resume,
+    # scheduled from the firing: the resume found the job running ("already"), and the
+    # pause that followed left the job paused for good.
+    pause = task().model_copy(update={"resume_after": 60.0})
+    assert await delayed_resumes(redis) == []
+    assert (await executor.execute(pause)).outcome == "ok"
+    assert await delayed_resumes(redis) == [("resume", (2000.0 + 60) * 1000)]
+    assert (await executor.execute(pause)).outcome == "already"  # redelivered
+    assert await delayed_resumes(redis) == [("resume", (2000.0 + 60) * 1000)]
+
+
+async def test_a_pause_that_did_not_hold_schedules_no_resume(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str], redis: aioredis.Redis
+) -> None:
+    sim[0].cancel(JOB)
+    pause = task(firing_id="fir_4").model_copy(update={"resume_after": 60.0})
+    assert (await executor.execute(pause)).outcome == "skipped"
+    assert await delayed_resumes(redis) == []
+
+
+async def test_a_pause_retried_after_its_resume_ran_does_not_pause_again(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str], redis: aioredis.Redis
+) -> None:
+    # The worker paused the job and scheduled the resume, then died before recording the
+    # pause. The resume ran; the pause, reclaimed later, must not pause the job again.
+    platform = sim[0]
+    pause = task(firing_id="fir_5").model_copy(update={"resume_after": 0.0})
+    assert (await Effects(redis, Scripts(redis)).claim(pause.effect_key, JOB)).previous is None
+    platform.pause(JOB)
+    resume = pause.model_copy(update={"action": "resume", "resume_after": None})
+    assert (await executor.execute(resume)).outcome == "ok"
+    retried = await executor.execute(pause)
+    assert retried.outcome == "skipped" and "later action" in retried.detail
+    assert calls(platform) == ["pause", "resume"]
+    assert await delayed_resumes(redis) == []  # and no second resume either
+
+
+async def test_a_retried_action_with_no_later_one_reconciles_as_before(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str], redis: aioredis.Redis
+) -> None:
+    effects = Effects(redis, Scripts(redis))
+    await effects.claim("fir_6:pause", JOB)  # claimed, then the worker died before calling
+    assert (await executor.execute(task(firing_id="fir_6"))).outcome == "ok"
+    assert calls(sim[0]) == ["pause"]

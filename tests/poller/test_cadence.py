@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.poller.cadence import poll_delay
+from workers.poller.cadence import budget_stretch, poll_delay
 
 
 @pytest.mark.parametrize("status", ["running", "pausing", "resuming", "brand_new_status"])
@@ -20,3 +20,22 @@ def test_idle_statuses_poll_less_often(status: str) -> None:
 @pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
 def test_terminal_jobs_are_dropped(status: str) -> None:
     assert poll_delay(status, 10, 3) is None
+
+
+def test_without_a_budget_delays_are_not_stretched() -> None:
+    assert budget_stretch({"running": 10_000}, interval=10, idle_factor=3, rate=None) == 1
+
+
+def test_a_fleet_within_the_budget_is_polled_at_the_usual_cadence() -> None:
+    fleet = {"running": 500, "queued": 300, "succeeded": 50}
+    # 500/10 + 300/30 = 60 requests/s, under 90% of 100.
+    assert budget_stretch(fleet, interval=10, idle_factor=3, rate=100) == 1
+
+
+def test_a_fleet_above_the_budget_is_slowed_in_proportion() -> None:
+    fleet = {"running": 7_000, "queued": 1_000, "succeeded": 2_000}
+    stretch = budget_stretch(fleet, interval=10, idle_factor=3, rate=100, sweep_rate=3)
+    demand = 7_000 / 10 + 1_000 / 30 + 3
+    assert stretch == pytest.approx(demand / 90)
+    # Stretched delays fit the budget's planned share, running still 3x as often as queued.
+    assert 7_000 / (10 * stretch) + 1_000 / (30 * stretch) + 3 / stretch <= 90.0001

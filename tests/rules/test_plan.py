@@ -46,10 +46,11 @@ def test_a_firing_queues_its_actions_and_schedules_the_resume() -> None:
         ("resume", "scheduled"),
         ("notify:ops", "queued"),
     ]
-    assert [t.action for t in decision.tasks] == ["pause"]
-    ((due, resume),) = decision.delayed
-    assert due == 1000.0 + 600 and resume.action == "resume"
-    assert resume.firing.firing_id == firing.firing_id == decision.tasks[0].firing.firing_id
+    assert firing.actions[1].at == 1000.0 + 600
+    # The resume rides on the pause: the executor schedules it once the pause took effect.
+    assert [(t.action, t.resume_after) for t in decision.tasks] == [("pause", 600)]
+    assert decision.delayed == []
+    assert decision.tasks[0].firing.firing_id == firing.firing_id
     assert decision.tasks[0].notify == ["ops"]
     assert decision.resumed_by == ["errors"]
     assert [(name, f.firing_id) for name, f in decision.deliveries] == [("ops", firing.firing_id)]

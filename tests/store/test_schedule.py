@@ -66,3 +66,55 @@ async def test_discovery_lease_has_one_holder(redis: aioredis.Redis) -> None:
     assert await a.hold_discovery(5)
     assert not await b.hold_discovery(5)
     assert await a.hold_discovery(5)
+
+
+async def _store_status(redis: aioredis.Redis, job_id: str, status: str) -> None:
+    await redis.hset(keys.job(job_id), mapping={"status": status})
+
+
+async def test_the_jobs_listing_confirms_unchanged_statuses(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["j1"], due_ms=now_ms() + 60_000)
+    await _store_status(redis, "j1", "running")
+    before = now_ms()
+    assert await a.confirm_statuses([("j1", "running", "{}")]) == []
+    assert int(await redis.hget(keys.job("j1"), "status_at") or 0) >= before
+    assert await redis.hget(keys.job("j1"), "refresh") is None
+    assert (await a.claim(1, lease_seconds=5))[0] == []  # not made due
+
+
+async def test_a_changed_status_makes_the_job_due_with_a_refresh(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["j1", "j2"], due_ms=now_ms() + 60_000)
+    await _store_status(redis, "j1", "running")
+    await _store_status(redis, "j2", "running")
+    listed = [("j1", "succeeded", "{}"), ("j2", "running", "{}"), ("other", "x", "{}")]
+    changed = await a.confirm_statuses(listed)
+    assert changed == ["j1"]
+    assert await redis.hget(keys.job("j1"), "refresh") == "1"
+    assert (await a.claim(5, lease_seconds=5))[0] == ["j1"]
+
+
+async def test_a_job_never_polled_keeps_its_listing_for_the_first_poll(
+    redis: aioredis.Redis,
+) -> None:
+    a = replica(redis, "a")
+    await a.watch(["new"], due_ms=now_ms() + 60_000)
+    await _store_status(redis, "unwatched", "running")
+    listed = [("new", "running", '{"id": "new"}'), ("unwatched", "failed", "{}")]
+    assert await a.confirm_statuses(listed, keep_seconds=5) == []
+    assert not await redis.exists(keys.job("new"))  # no snapshot before the first poll
+    stamp, _, body = str(await redis.get(keys.listed("new"))).partition("|")
+    assert int(stamp) <= now_ms() and body == '{"id": "new"}'
+    assert 0 < await redis.pttl(keys.listed("new")) <= 5000
+    assert await redis.hget(keys.job("unwatched"), "refresh") is None
+    assert not await redis.exists(keys.listed("unwatched"))
+
+
+async def test_a_nudge_asks_the_next_poll_to_read_the_job(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["j1"])
+    await _store_status(redis, "j1", "running")
+    await a.nudge(["j1"])
+    await a.nudge(["j1"])
+    assert await redis.hget(keys.job("j1"), "refresh") == "2"

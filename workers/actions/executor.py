@@ -2,7 +2,12 @@
 
 The effect is claimed before the call and recorded after it. A crash in between leaves
 `started`: the retry reads the job first and does not call again when the job is already
-where the action would take it, so a job is paused once whatever is redelivered.
+where the action would take it, so a job is paused once whatever is redelivered. If
+another action on the job was claimed since (the firing's own resume, say), the retry is
+superseded and calls nothing: applied late, it would undo that later decision.
+
+A pause whose rule also resumes schedules that resume once the pause held (never from
+the firing: a pause slowed by retries would lose the race and stay paused for good).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from service.upstream.models import Checkpoint, Job
 from workers.actions.reconcile import already_done, pointless
 
 log = structlog.get_logger(__name__)
+
+SUPERSEDED = "an earlier try was cut short, and a later action on this job was decided since"
 
 
 class ActionExecutor:
@@ -68,19 +75,34 @@ class ActionExecutor:
 
     async def execute(self, task: ActionTask) -> ActionResult:
         """Run the task unless an earlier try finished it; record and count the outcome."""
-        previous = await self._effects.claim(task.effect_key)
-        if previous is not None and previous.startswith("done:"):
+        claim = await self._effects.claim(task.effect_key, task.firing.job.id)
+        if claim.done is not None:
             return ActionResult(
                 action=task.action,
                 outcome="already",
-                detail=f"done before for this firing ({previous[5:]})",
+                detail=f"done before for this firing ({claim.done})",
             )
         with structlog.contextvars.bound_contextvars(job_id=task.firing.job.id):
-            result = await self._apply(task, retrying=previous is not None)
+            if claim.superseded and task.action != "cancel":
+                # An earlier try died unrecorded, and a later action on the job (this
+                # firing's own resume, say) was decided since: re-applying this one would
+                # undo it. A cancel is final and never undoes anything: it goes on.
+                result = self._result(task, "skipped", SUPERSEDED)
+            else:
+                result = await self._apply(task, retrying=claim.previous is not None)
+            await self._schedule_resume(task, result)
             checkpoint = await self._checkpoint(task) if result.outcome == "ok" else None
             await self._effects.finish(task.effect_key, result.outcome)
             await self._record(task, result, checkpoint)
         return result
+
+    async def _schedule_resume(self, task: ActionTask, result: ActionResult) -> None:
+        """After a pause that holds, schedule its rule's resume (before the effect is marked
+        done, so a crash in between repeats the scheduling, never loses it)."""
+        if task.resume_after is None or result.outcome not in {"ok", "already"}:
+            return
+        resume = task.model_copy(update={"action": "resume", "resume_after": None})
+        await self._effects.delay(resume, int((self._clock() + task.resume_after) * 1000))
 
     async def give_up(self, task: ActionTask, error: Exception) -> ActionResult:
         """Record a failure after the upstream stayed unavailable through every retry."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from service.upstream.models import TERMINAL_STATUSES
 
 # Statuses in which a job changes slowly: no metrics flow until it starts or resumes.
@@ -19,3 +21,33 @@ def poll_delay(status: str, interval: float, idle_factor: float) -> float | None
     if status in IDLE_STATUSES:
         return interval * idle_factor
     return interval
+
+
+# Plan for this share of the request budget: the rest absorbs retries, actions and bursts.
+BUDGET_HEADROOM = 0.9
+
+
+def budget_stretch(
+    statuses: Mapping[str, int],
+    *,
+    interval: float,
+    idle_factor: float,
+    rate: float | None,
+    sweep_rate: float = 0.0,
+) -> float:
+    """How much longer than usual every poll delay must be to fit the request budget.
+
+    A regular poll costs one request, so the fleet asks for (running jobs / interval) +
+    (idle jobs / idle interval) + the sweep's requests per second. Above the budget every
+    delay grows by the same factor: jobs are still polled in proportion (running ones
+    `idle_factor` times as often as queued ones), just less often, instead of piling up
+    overdue behind the budget.
+    """
+    if rate is None or rate <= 0:
+        return 1.0
+    demand = sweep_rate
+    for status, count in statuses.items():
+        delay = poll_delay(status, interval, idle_factor)
+        if delay is not None:
+            demand += count / delay
+    return max(1.0, demand / (rate * BUDGET_HEADROOM))

@@ -1,15 +1,88 @@
-"""Find the jobs to watch: those named in FTWATCH_JOBS, or every non-terminal one listed."""
+"""The jobs sweep: list the account's jobs (newest first) to find new ones and to confirm
+every watched job's status, so regular polls need only the job's events.
+
+One listing page carries 100 jobs' statuses: at 10,000 watched jobs a sweep costs 100
+requests, against 10,000 if each poll read its job. Watched jobs whose listed status
+differs from the stored one are made due now with a request to read the job.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from service.settings import Settings
 from service.store.schedule import Schedule
 from service.upstream.client import UpstreamClient
+from service.upstream.models import Job
+
+# Statuses are folded into the schedule one listing page at a time.
+BATCH = 100
+# 100 pages of 100: the account's 10,000 newest jobs (iter_jobs' bound too).
+MAX_PAGES = 100
 
 
-async def discover(client: UpstreamClient, schedule: Schedule, settings: Settings) -> int:
-    """Add newly found jobs to the schedule; returns how many were new."""
-    if settings.job_ids:
-        return await schedule.watch(settings.job_ids)
-    found = [job.id async for job in client.iter_jobs() if not job.is_terminal]
-    return await schedule.watch(found)
+@dataclass
+class Sweep:
+    """What one sweep did: jobs newly watched, watched jobs whose status changed."""
+
+    added: int = 0
+    changed: list[str] = field(default_factory=list)
+    listed: int = 0
+
+
+class _Fold:
+    """Buffers listed jobs and folds them into the schedule a page at a time."""
+
+    def __init__(self, schedule: Schedule, discovering: bool, keep_seconds: float) -> None:
+        self._schedule = schedule
+        self._discovering = discovering
+        self._keep = keep_seconds
+        self._jobs: list[Job] = []
+        self.sweep = Sweep()
+
+    async def add(self, job: Job) -> None:
+        self._jobs.append(job)
+        self.sweep.listed += 1
+        if len(self._jobs) >= BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        jobs, self._jobs = self._jobs, []
+        if self._discovering:
+            found = [job.id for job in jobs if not job.is_terminal]
+            self.sweep.added += await self._schedule.watch(found)
+        listed = [(j.id, j.status, j.model_dump_json()) for j in jobs]
+        changed = await self._schedule.confirm_statuses(listed, keep_seconds=self._keep)
+        self.sweep.changed += changed
+
+
+async def discover(client: UpstreamClient, schedule: Schedule, settings: Settings) -> Sweep:
+    """Watch new jobs (FTWATCH_JOBS, or every non-terminal one listed) and sweep statuses.
+
+    With FTWATCH_JOBS the listing stops as soon as every named job still watched was seen.
+    """
+    named = settings.job_ids
+    # The listed job serves a first poll for as long as a status counts as fresh.
+    keep = 3 * settings.discovery_interval + settings.poll_interval
+    fold = _Fold(schedule, discovering=not named, keep_seconds=keep)
+    wanted: set[str] = set()
+    if named:
+        fold.sweep.added = await schedule.watch(named)
+        wanted = set(await schedule.watched_ids())
+        if not wanted:
+            return fold.sweep
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await client.list_jobs(after=after, limit=BATCH)
+        for job in page.data:
+            if not named or job.id in wanted:
+                await fold.add(job)
+                wanted.discard(job.id)
+        # A cursor that does not move would loop forever: stop as if at the end.
+        if (named and not wanted) or not page.has_more or not page.data:
+            break
+        if page.data[-1].id == after:
+            break
+        after = page.data[-1].id
+    await fold.flush()
+    return fold.sweep

@@ -13,11 +13,12 @@ from redis.exceptions import RedisError
 from service.metrics import Metrics
 from service.settings import Settings
 from service.store.jobs import JobStore, LeaseLost
-from service.store.schedule import Schedule, now_ms
+from service.store.schedule import Schedule
 from service.upstream.client import UpstreamClient
 from service.upstream.errors import NotFound, UpstreamError
 from workers.outage import Outage
-from workers.poller.cadence import poll_delay
+from workers.poller.backpressure import BackPressure
+from workers.poller.cadence import budget_stretch, poll_delay
 from workers.poller.discovery import discover
 from workers.poller.job_poll import JobPoller
 
@@ -39,8 +40,10 @@ class Poller:
         jobs: JobStore,
         metrics: Metrics,
         settings: Settings,
+        backpressure: BackPressure | None = None,
     ) -> None:
         self._client = client
+        self._backpressure = backpressure
         self._jobs = jobs
         self._job_poller = job_poller
         self._schedule = schedule
@@ -50,6 +53,10 @@ class Poller:
         self._next_discovery = 0.0
         self._outage = Outage("poller")
         self._errors: dict[str, str] = {}
+        self._stretch = 1.0
+        # Set when a poll ends: its slot is claimed again at once, not at the next tick.
+        self._slot_freed = asyncio.Event()
+        self._sweep_task: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until `stop` is set, then let in-flight polls finish (bounded)."""
@@ -61,46 +68,82 @@ class Poller:
             except RedisError as exc:
                 await self._outage.wait(exc, stop)
                 continue
-            except UpstreamError as exc:
-                log.warning("discovery_failed", error=str(exc))
-            await _wait(stop, TICK_SECONDS)
+            await _wait(self._slot_freed, TICK_SECONDS)
+            self._slot_freed.clear()
         await self._drain()
 
     async def _maybe_discover(self) -> None:
-        if time.monotonic() < self._next_discovery:
+        if time.monotonic() < self._next_discovery or self._sweeping():
             return
         self._next_discovery = time.monotonic() + self._settings.discovery_interval
         self._metrics.expire_job_series()
+        self._stretch = await self._schedule.stretch()
         if not await self._schedule.hold_discovery(self._settings.discovery_interval * 2):
             self._metrics.jobs_watched.clear()  # the discovering replica reports the census
             return
-        added = await discover(self._client, self._schedule, self._settings)
-        if added:
-            log.info("jobs_discovered", added=added)
-        await self._census()
+        # Beside the claims: at 10,000 jobs the listing is 100 pages under the request
+        # budget, and polls must go on meanwhile.
+        self._sweep_task = asyncio.create_task(self._sweep(), name="jobs sweep")
+
+    def _sweeping(self) -> bool:
+        return self._sweep_task is not None and not self._sweep_task.done()
+
+    async def _sweep(self) -> None:
+        """List the account's jobs (discovery and statuses), then take the census."""
+        try:
+            sweep = await discover(self._client, self._schedule, self._settings)
+            if sweep.added:
+                log.info("jobs_discovered", added=sweep.added)
+            if sweep.changed:
+                log.debug("statuses_changed", jobs=len(sweep.changed))
+            await self._census()
+        except UpstreamError as exc:
+            log.warning("discovery_failed", error=str(exc))
+        except RedisError as exc:  # the claim loop reports the outage itself
+            log.info("discovery_interrupted", error=str(exc))
 
     async def _census(self) -> None:
         """Set ftwatch_jobs_watched{status} from every watched job's last known status."""
         statuses = await self._jobs.statuses(await self._schedule.watched_ids())
+        counts = Counter(s or "unknown" for s in statuses)
         self._metrics.jobs_watched.clear()
-        for status, count in Counter(s or "unknown" for s in statuses).items():
+        for status, count in counts.items():
             self._metrics.jobs_watched.labels(status).set(count)
+        settings = self._settings
+        # One listing page per 100 jobs per discovery interval.
+        sweep_rate = (len(statuses) // 100 + 1) / settings.discovery_interval
+        self._stretch = budget_stretch(
+            counts,
+            interval=settings.poll_interval,
+            idle_factor=settings.idle_poll_factor,
+            rate=settings.max_requests_per_second,
+            sweep_rate=sweep_rate,
+        )
+        await self._schedule.set_stretch(self._stretch, settings.discovery_interval * 3)
 
     async def _claim_and_spawn(self) -> None:
         free = self._settings.poll_concurrency - len(self._tasks)
         if free <= 0:
             return
+        if self._backpressure is not None and await self._backpressure.engaged():
+            return
         claimed, claimed_at = await self._schedule.claim(free, self._settings.lease_seconds)
         for job_id in claimed:
             task = asyncio.create_task(self._poll(job_id, claimed_at), name=f"poll {job_id}")
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._poll_done)
+
+    def _poll_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slot_freed.set()
 
     async def _poll(self, job_id: str, claimed_at: int) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job_id):
             delay = await self._poll_once(job_id)
             try:
-                due = None if delay is None else now_ms() + int(delay * 1000)
+                # Counted from the claim, not the poll's end: a job is polled every
+                # interval, not every interval plus the poll's own duration.
+                due = None if delay is None else claimed_at + int(delay * 1000)
                 await self._schedule.release(job_id, due, claimed_at)
             except RedisError as exc:
                 # The lease expires by itself and the job falls due again: nothing lost.
@@ -127,7 +170,8 @@ class Poller:
         self._errors.pop(job_id, None)
         if result.appended:
             log.debug("events_appended", count=result.appended, status=result.status)
-        return poll_delay(result.status, settings.poll_interval, settings.idle_poll_factor)
+        delay = poll_delay(result.status, settings.poll_interval, settings.idle_poll_factor)
+        return None if delay is None else delay * self._stretch
 
     def _report_once(self, job_id: str, exc: UpstreamError) -> None:
         """Log a job's upstream error when it first appears or changes, not every poll."""
@@ -138,6 +182,9 @@ class Poller:
 
     async def _drain(self) -> None:
         """Give in-flight polls a bounded time; a cancelled one's lease simply expires."""
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            await asyncio.gather(self._sweep_task, return_exceptions=True)
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=self._settings.lease_seconds)
@@ -146,6 +193,6 @@ class Poller:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+        await asyncio.wait_for(event.wait(), timeout=seconds)

@@ -21,6 +21,7 @@ from workers.rules.actions_spec import (
 )
 from workers.rules.config import Rule
 from workers.rules.detectors.base import Verdict
+from workers.rules.durations import format_duration
 from workers.rules.engine import RuleState
 from workers.rules.firings import build_firing
 
@@ -93,14 +94,23 @@ def fire(
     planner = _Planner(rule, trigger, resumes_so_far)
     results = [planner.plan(action) for action in rule.do]
     firing = firing.model_copy(update={"actions": results})
-    # Tasks carry the final firing (with every action's planned outcome) for the audit.
-    decision.tasks += [t.model_copy(update={"firing": firing}) for t in planner.tasks]
+    # Tasks carry the final firing (with every action's planned outcome) for the audit;
+    # a pause carries the resume that follows it.
+    decision.tasks += [_final(t, firing, planner.resume_after) for t in planner.tasks]
     decision.delayed += [
         (due, t.model_copy(update={"firing": firing})) for due, t in planner.delayed
     ]
     decision.resumed_by += planner.resumed_by
     decision.firings.append(firing)
     decision.deliveries += [(name, firing) for name in planner.receivers]
+
+
+def _final(task: ActionTask, firing: Firing, resume_after: float | None) -> ActionTask:
+    """The task with the final firing; a pause also carries the resume that follows it."""
+    update: dict[str, object] = {"firing": firing}
+    if task.action == "pause":
+        update["resume_after"] = resume_after
+    return task.model_copy(update=update)
 
 
 def _firing_type(rule: Rule, job: JobFacts) -> FiringType:
@@ -119,6 +129,11 @@ class _Planner:
     tasks: list[ActionTask] = field(default_factory=list)
     delayed: list[tuple[float, ActionTask]] = field(default_factory=list)
     resumed_by: list[str] = field(default_factory=list)
+    resume_after: float | None = None  # a resume chained to this firing's pause
+
+    @property
+    def pauses(self) -> bool:
+        return any(isinstance(a, PauseAction) for a in self.rule.do)
 
     @property
     def receivers(self) -> list[str]:
@@ -153,6 +168,16 @@ class _Planner:
             )
         self.resumed_by.append(self.rule.name)
         after = action.resume.after
+        if self.pauses:
+            # Scheduled by the executor once the pause took effect, never before it.
+            self.resume_after = after or 0.0
+            when = f"{format_duration(after)} after the pause" if after else "after the pause"
+            return ActionResult(
+                action="resume",
+                outcome="scheduled",
+                detail=when,
+                at=self.trigger.now + (after or 0.0),
+            )
         if after:
             due = self.trigger.now + after
             self.delayed.append((due, task))

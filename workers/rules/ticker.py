@@ -66,12 +66,19 @@ class RuleTicker:
         """Tick every watched job once; returns how many firings it committed."""
         job_ids = await self._schedule.watched_ids()
         fired = 0
-        for snapshot in await self._jobs.snapshots(job_ids):
-            fired += await self.tick_job(snapshot)
+        for snapshot, seq in await self._jobs.snapshots_at(job_ids):
+            fired += await self.tick_job(snapshot, seq)
         return fired
 
-    async def tick_job(self, job: JobSnapshot) -> int:
+    async def tick_job(self, job: JobSnapshot, seq: int) -> int:
+        """Tick one job whose snapshot shows its events up to `seq`."""
         stored = await self._store.load(job.job_id)
+        if (stored.last_seq or 0) != seq:
+            # The snapshot is ahead of the events the rules have decided (or behind, read
+            # before a newer append): judged now, a resume it shows would re-arm rules
+            # before the events that preceded the pause, which could then fire them again.
+            # The events carry the same statuses in order; the next tick looks again.
+            return 0
         now = self._clock()
         trigger = Trigger(job=facts_of_snapshot(job), now=now, source=job.source)
         decision = decide_rules(

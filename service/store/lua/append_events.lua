@@ -5,14 +5,15 @@
 -- keep each job's events in order even when several workers share the stream.
 -- KEYS: 1 events stream, 2 seen zset, 3 job hash, 4 lease key
 -- ARGV: 1 owner ('' = no fencing), 2 stream maxlen, 3 seen window, 4 new cursor ('' = keep),
---       5 number of snapshot field/value pairs N, then N pairs, then event id/json pairs,
---       and last the job id.
+--       5 number of snapshot field/value pairs N, 6 ms when this poll read the job ('' = it
+--       did not), 7 the refresh request count the poll saw before reading it, then N pairs,
+--       then event id/json pairs, and last the job id.
 if ARGV[1] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[1] then
   return -1  -- the lease moved to another replica: it will fetch these events itself
 end
 local seq = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
 local nsnap = tonumber(ARGV[5])
-local first_event = 6 + 2 * nsnap
+local first_event = 8 + 2 * nsnap
 local added = {}
 local job_id = ARGV[#ARGV]
 for i = first_event, #ARGV - 1, 2 do
@@ -27,8 +28,15 @@ redis.call('HSET', KEYS[3], 'seq', seq)
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[3], 'cursor', ARGV[4])
 end
-for i = 6, 5 + 2 * nsnap, 2 do
+for i = 8, 7 + 2 * nsnap, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[3], 'status_at', ARGV[6])
+  -- A refresh asked for after this poll loaded the job is kept for the next poll.
+  if ARGV[7] ~= '' and redis.call('HGET', KEYS[3], 'refresh') == ARGV[7] then
+    redis.call('HDEL', KEYS[3], 'refresh')
+  end
 end
 local window = tonumber(ARGV[3])
 local size = redis.call('ZCARD', KEYS[2])

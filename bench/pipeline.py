@@ -1,0 +1,202 @@
+"""Pipeline throughput: events through stream → rules (all default rules) → acknowledgement.
+
+Measured in one run, on one private redis-server:
+- raw: a minimal redis-py loop that XADDs a batch, XREADGROUPs it, parses each entry's
+  JSON and XACKs it (the limit of Redis plus redis-py on this machine);
+- ftwatch with 1 and with 2 `ftwatch run --role worker` processes, consuming a stream the
+  poller's own append script filled (rule state persisted in Redis per event).
+
+Run: python -m bench.pipeline [--jobs 150 --steps 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from bench.common import (
+    UsageProbe,
+    command_line,
+    ftwatch_processes,
+    machine,
+    private_redis,
+    table,
+    wait_healthy,
+)
+from bench.events import append_all, fleet_events, interleaved
+from service.models.event import NormalizedEvent
+from service.store import keys
+from service.store.connection import connect_redis
+from simulator.app import create_app as create_simulator
+from simulator.platform import Platform
+from simulator.presets import generate_scenario
+from tests.support import served
+
+RAW_BATCH = 100
+GROUP = "rules"
+
+
+@dataclass
+class Result:
+    name: str
+    events: int
+    seconds: float
+    cpu_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def raw_loop(url: str, entries: list[dict[str, str]]) -> Result:
+    """XADD a batch, XREADGROUP it, json-parse each entry, XACK the batch; until done."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    stream = "bench:raw"
+    client.delete(stream)
+    client.xgroup_create(stream, "raw", id="0", mkstream=True)
+    parsed = 0
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    for offset in range(0, len(entries), RAW_BATCH):
+        pipe = client.pipeline(transaction=False)
+        for fields in entries[offset : offset + RAW_BATCH]:
+            pipe.xadd(stream, fields)  # type: ignore[arg-type]
+        pipe.execute()
+        reply: Any = client.xreadgroup("raw", "c", {stream: ">"}, count=RAW_BATCH)
+        ids = []
+        for entry_id, fields in reply[0][1]:
+            json.loads(fields["e"])
+            ids.append(entry_id)
+            parsed += 1
+        client.xack(stream, "raw", *ids)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
+    client.delete(stream)
+    client.close()
+    return Result("raw redis-py loop (XADD+XREADGROUP+parse+XACK)", parsed, seconds, cpu)
+
+
+def raw_entries(per_job: dict[str, list[NormalizedEvent]]) -> list[dict[str, str]]:
+    """The same entries ftwatch's append writes: job id, per-job sequence, event JSON."""
+    seq: dict[str, int] = {}
+    out = []
+    for chunk in interleaved(per_job):
+        for event in chunk:
+            seq[event.job_id] = seq.get(event.job_id, 0) + 1
+            entry = {"j": event.job_id, "s": str(seq[event.job_id]), "e": event.model_dump_json()}
+            out.append(entry)
+    return out
+
+
+async def _progress(client: aioredis.Redis, ids: list[str]) -> int:
+    """Entries of the stream the group has finished (delivered and acknowledged)."""
+    try:
+        groups: Any = await client.xinfo_groups(keys.EVENTS_STREAM)
+    except redis.ResponseError:
+        return 0
+    group = next((g for g in groups if g["name"] == GROUP), None)
+    if group is None:
+        return 0
+    delivered = bisect.bisect_right(ids, _id_key(group["last-delivered-id"]), key=_id_key)
+    return delivered - int(group["pending"])
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def _measure(client: aioredis.Redis, ids: list[str], limit_s: float) -> float:
+    """Seconds from 10% to 90% done, scaled to the whole stream (startup excluded)."""
+    total = len(ids)
+    marks: dict[float, float] = {}
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        done = await _progress(client, ids)
+        for share in (0.1, 0.9):
+            if share not in marks and done >= share * total:
+                marks[share] = time.perf_counter()
+        if done >= total:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise RuntimeError(f"workers did not finish within {limit_s}s")
+    return (marks[0.9] - marks[0.1]) / 0.8
+
+
+async def ftwatch_run(
+    url: str,
+    per_job: dict[str, list[NormalizedEvent]],
+    workers: int,
+    sim_url: str,
+    logdir: Path,
+) -> Result:
+    """Fill the stream through the poller's append, then let `workers` processes drain it."""
+    client = connect_redis(url)
+    await client.flushdb()
+    total = await append_all(client, per_job)
+    entries: Any = await client.xrange(keys.EVENTS_STREAM)
+    ids = [str(e[0]) for e in entries]
+    env = {
+        "FTWATCH_REDIS_URL": url,
+        "OPENAI_BASE_URL": f"{sim_url}/v1",
+        "OPENAI_API_KEY": "sk-bench",
+        "FTWATCH_LOG_LEVEL": "warning",
+    }
+    with ftwatch_processes(env, ["worker"] * workers, logdir) as procs:
+        await wait_healthy(procs)
+        probe = UsageProbe([p.proc.pid for p in procs if p.proc])
+        seconds = await _measure(client, ids, limit_s=600)
+        usage = await probe.stop()
+    await client.aclose()
+    name = f"ftwatch, {workers} worker process{'es' if workers > 1 else ''}"
+    return Result(name, total, seconds, sum(u.cpu_s for u in usage))
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=400)
+    args = parser.parse_args(argv)
+    per_job = fleet_events(args.jobs, args.steps)
+    entries = raw_entries(per_job)
+    platform = Platform(generate_scenario(args.jobs, 7, running_share=0.0, total_steps=args.steps))
+    results: list[Result] = []
+    with private_redis() as server, tempfile.TemporaryDirectory() as logdir:
+        async with served(create_simulator(platform)) as sim_url:
+            results.append(raw_loop(server.url, entries))
+            for workers in (1, 2):
+                results.append(
+                    await ftwatch_run(server.url, per_job, workers, sim_url, Path(logdir))
+                )
+    print(report(results, len(entries)))
+    return 0
+
+
+def report(results: list[Result], events: int) -> str:
+    raw = results[0].rate
+    rows = [[r.name, r.events, r.rate, f"{r.rate / raw:.0%}" if raw else "-"] for r in results]
+    return "\n".join(
+        [
+            f"command: {command_line()}",
+            f"machine: {machine()}",
+            f"events: {events:,} (default rules, every event's rule state read and committed)",
+            "",
+            table(["loop", "events", "events/s", "of raw"], rows),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

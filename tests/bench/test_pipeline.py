@@ -1,0 +1,27 @@
+"""Smoke run of bench/pipeline.py: tiny sizes; every event is processed (no speed asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.common import private_redis
+from bench.events import fleet_events
+from bench.pipeline import ftwatch_run, raw_entries, raw_loop, report
+from simulator.app import create_app as create_simulator
+from simulator.platform import Platform
+from simulator.presets import generate_scenario
+from tests.support import served
+
+
+async def test_the_pipeline_benchmark_processes_every_event(tmp_path: Path) -> None:
+    per_job = fleet_events(4, 15)
+    entries = raw_entries(per_job)
+    platform = Platform(generate_scenario(4, 7, running_share=0.0, total_steps=15))
+    with private_redis() as server:
+        raw = raw_loop(server.url, entries)
+        async with served(create_simulator(platform)) as sim_url:
+            ours = await ftwatch_run(server.url, per_job, 1, sim_url, tmp_path)
+    assert raw.events == len(entries) == ours.events  # all parsed / all acknowledged
+    assert ours.seconds > 0
+    text = report([raw, ours], len(entries))
+    assert "ftwatch, 1 worker process" in text and "| raw redis-py loop" in text
