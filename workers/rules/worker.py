@@ -20,7 +20,8 @@ from service.store.rule_state import Commit, RuleStateStore, StoredRules
 from workers.rules.config import RulesFile
 from workers.rules.engine import evaluate
 from workers.rules.firings import facts_of_event
-from workers.rules.plan import Decision, Trigger, decide_rules
+from workers.rules.plan import Decision, Trigger, decide_rules, stored_state
+from workers.rules.resolve import resolve_notices, resolve_reason
 from workers.stream.consumer import Disposition, Fields
 
 log = structlog.get_logger(__name__)
@@ -89,9 +90,15 @@ class RuleWorker:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
         trigger = Trigger(job=facts_of_event(event), now=now, source=event.source, event=event)
-        return decide_rules(
+        decision = decide_rules(
             self._rules.rules, stored, lambda rule, prev: evaluate(rule, prev, event, now), trigger
         )
+        reason = resolve_reason(event)
+        if reason is not None:
+            for rule in self._rules.rules:
+                previous = stored_state(stored, rule.name)
+                decision.deliveries += resolve_notices(rule, previous, event, reason, now)
+        return decision
 
 
 def encode(decision: Decision, seq: int | None) -> Commit:

@@ -1,0 +1,62 @@
+"""Resolve notices when a job whose rule fired is resumed or finishes."""
+
+from __future__ import annotations
+
+from service.models.event import NormalizedEvent
+from workers.rules.engine import RuleState, firing_id, initial_state
+from workers.rules.loading import parse_rules_text
+from workers.rules.resolve import resolve_notices, resolve_reason
+
+RULES = parse_rules_text("""
+receivers:
+  - {name: pd, url: "https://events.example.com/v2/enqueue", format: pagerduty, secret_env: PD}
+rules:
+  - name: errors
+    when: {error_rate: {threshold: 0.25, window_steps: 3}}
+    do: [pause, {notify: pd}]
+  - name: quiet
+    when: {error_rate: {threshold: 0.25, window_steps: 3}}
+    do: [pause]
+""")
+
+
+def status_event(before: str, after: str) -> NormalizedEvent:
+    return NormalizedEvent(
+        job_id="ftjob-1",
+        event_id=f"s-{after}",
+        created_at=5,
+        type="status",
+        status=after,
+        data={"from": before, "to": after},
+    )
+
+
+def fired(rule_name: str) -> RuleState:
+    rule = RULES.rule(rule_name)
+    assert rule is not None
+    return initial_state(rule).model_copy(update={"armed": False, "fired_count": 1, "episode": 2})
+
+
+def test_resumes_and_finishes_end_incidents_other_changes_do_not() -> None:
+    assert resolve_reason(status_event("paused", "queued")) == "job resumed"
+    assert resolve_reason(status_event("running", "succeeded")) == "job succeeded"
+    assert resolve_reason(status_event("running", "paused")) is None
+    assert resolve_reason(status_event("paused", "pausing")) is None
+
+
+def test_an_open_incident_gets_one_resolve_per_receiver_with_the_firing_id() -> None:
+    rule = RULES.rule("errors")
+    assert rule is not None
+    event = status_event("paused", "running")
+    ((receiver, notice),) = resolve_notices(rule, fired("errors"), event, "job resumed", 10.0)
+    assert receiver == "pd" and notice.resolved
+    assert notice.firing_id == firing_id("errors", "ftjob-1", 2)
+
+
+def test_nothing_to_resolve_without_a_firing_or_a_receiver() -> None:
+    errors, quiet = RULES.rule("errors"), RULES.rule("quiet")
+    assert errors is not None and quiet is not None
+    event = status_event("paused", "running")
+    assert resolve_notices(errors, None, event, "job resumed", 1.0) == []
+    assert resolve_notices(errors, initial_state(errors), event, "job resumed", 1.0) == []
+    assert resolve_notices(quiet, fired("quiet"), event, "job resumed", 1.0) == []

@@ -1,0 +1,53 @@
+"""Resolve notices: a rule's open incident ends when its job is resumed or finishes (pure).
+
+PagerDuty and Alertmanager receivers keep an incident open per job and rule until told
+otherwise; standard and Slack receivers drop these notices (workers/notify).
+"""
+
+from __future__ import annotations
+
+from service.models.event import NormalizedEvent
+from service.models.firing import Firing
+from service.upstream.models import TERMINAL_STATUSES
+from workers.rules.actions_spec import NotifyAction
+from workers.rules.config import Rule
+from workers.rules.engine import RuleState, firing_id
+from workers.rules.firings import facts_of_event
+
+# Statuses a paused job moves through when it is resumed.
+_STILL_PAUSED = frozenset({"paused", "pausing"})
+
+
+def resolve_reason(event: NormalizedEvent) -> str | None:
+    """Why open incidents of this job end with `event` (a status change), or None."""
+    if event.type != "status" or not isinstance(event.data, dict):
+        return None
+    before, after = event.data.get("from"), event.data.get("to")
+    if after in TERMINAL_STATUSES:
+        return f"job {after}"
+    if before == "paused" and after not in _STILL_PAUSED:
+        return "job resumed"
+    return None
+
+
+def resolve_notices(
+    rule: Rule, previous: RuleState | None, event: NormalizedEvent, reason: str, now: float
+) -> list[tuple[str, Firing]]:
+    """The resolve notice of `rule`'s last firing for each of its receivers, if still open."""
+    receivers = [a.notify for a in rule.do if isinstance(a, NotifyAction)]
+    if rule.kind == "status" or previous is None or previous.armed or not receivers:
+        return []
+    if previous.fired_count == 0:
+        return []
+    notice = Firing(
+        firing_id=firing_id(rule.name, event.job_id, previous.episode),
+        rule=rule.name,
+        kind=rule.kind,
+        job=facts_of_event(event),
+        reason=f"resolved: {reason}",
+        fired_at=now,
+        resolved=True,
+        event_id=event.event_id,
+        event_created_at=event.created_at,
+    )
+    return [(name, notice) for name in receivers]
