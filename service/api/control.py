@@ -17,8 +17,8 @@ from service.api.errors import ApiError
 from service.api.jobs import load_snapshot
 from service.api.routing import Routes
 from service.api.schemas import JobId, ManualResult
-from service.models.firing import JobFacts
 from service.upstream.errors import UpstreamError
+from workers.rules.firings import facts_of_snapshot
 
 log = structlog.get_logger(__name__)
 routes = Routes("control")
@@ -35,15 +35,7 @@ async def _perform(
     executor = request.app.get(keys.ACTIONS)
     if executor is None:
         raise ApiError(503, "actions_unavailable", "this process cannot perform actions")
-    facts = JobFacts(
-        id=snapshot.job_id,
-        model=snapshot.model,
-        method=snapshot.method,
-        metadata=snapshot.metadata,
-        status=snapshot.status,
-        step=snapshot.step,
-        fine_tuned_model=snapshot.fine_tuned_model,
-    )
+    facts = facts_of_snapshot(snapshot)
     firing_id = f"api:{uuid4()}"
     try:
         result = await executor.perform(facts, action, firing_id=firing_id, source=snapshot.source)
