@@ -36,7 +36,7 @@ from workers.poller.job_poll import JobPoller
 from workers.poller.runner import Poller
 from workers.rules.ticker import RuleTicker
 from workers.rules.worker import RuleWorker
-from workers.stream.consumer import GroupConfig, StreamConsumer
+from workers.stream.consumer import GroupConfig, StreamConsumer, one_by_one
 from workers.stream.pending import report_pending
 
 log = structlog.get_logger(__name__)
@@ -127,7 +127,7 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
             store_keys.DEAD_EVENTS_STREAM,
             claim_idle_ms=idle_ms,
         ),
-        RuleWorker(rules, store, metrics).handle,
+        RuleWorker(rules, store, metrics).handle_batch,
     )
     actions = StreamConsumer(
         client,
@@ -138,7 +138,7 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
             store_keys.DEAD_ACTIONS_STREAM,
             claim_idle_ms=idle_ms * 2,
         ),
-        ActionQueueHandler(app[keys.ACTIONS]).handle,
+        one_by_one(ActionQueueHandler(app[keys.ACTIONS]).handle),
     )
     ticker = RuleTicker(
         rules,

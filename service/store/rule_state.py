@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,6 +26,18 @@ class StoredRules:
     states: dict[str, str]
     resumes: dict[str, int]
 
+    def after(self, commit: Commit) -> StoredRules:
+        """The state as it will read once `commit` is written (same version: not yet written)."""
+        resumes = dict(self.resumes)
+        for rule in commit.resumed_by:
+            resumes[rule] = resumes.get(rule, 0) + 1
+        return StoredRules(
+            version=self.version,
+            last_seq=self.last_seq if commit.seq is None else commit.seq,
+            states={**self.states, **commit.states},
+            resumes=resumes,
+        )
+
 
 @dataclass
 class Commit:
@@ -38,6 +51,22 @@ class Commit:
     deliveries: list[tuple[str, str]] = field(default_factory=list)
     resumed_by: list[str] = field(default_factory=list)  # rules that scheduled a resume
     dead: list[tuple[str, str]] = field(default_factory=list)  # (event json, error)
+    entries: list[str] = field(default_factory=list)  # stream entries it acknowledges
+
+    def then(self, later: Commit) -> Commit:
+        """One commit doing this and then `later` (later states and sequence win)."""
+        return replace(
+            self,
+            seq=self.seq if later.seq is None else later.seq,
+            states={**self.states, **later.states},
+            firings=self.firings + later.firings,
+            tasks=self.tasks + later.tasks,
+            delayed=self.delayed + later.delayed,
+            deliveries=self.deliveries + later.deliveries,
+            resumed_by=self.resumed_by + later.resumed_by,
+            dead=self.dead + later.dead,
+            entries=self.entries + later.entries,
+        )
 
 
 class RuleStateStore:
@@ -50,18 +79,38 @@ class RuleStateStore:
 
     async def load(self, job_id: str) -> StoredRules:
         raw: Any = await self._redis.hgetall(keys.rule_state(job_id))
-        seq = raw.pop("_seq", None)
-        resumes = {k[len(_RESUMES) :]: int(v) for k, v in raw.items() if k.startswith(_RESUMES)}
-        return StoredRules(
-            version=raw.pop("_v", "0"),
-            last_seq=int(seq) if seq is not None else None,
-            states={k: v for k, v in raw.items() if not k.startswith("_")},
-            resumes=resumes,
-        )
+        return _stored(raw)
 
-    async def commit(self, job_id: str, version: str, commit: Commit, entry_id: str = "") -> bool:
+    async def load_many(self, job_ids: Sequence[str]) -> list[StoredRules]:
+        """Several jobs' states in one round trip (a pipeline, not a transaction)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(keys.rule_state(job_id))
+            replies: list[Any] = await pipe.execute()
+        return [_stored(raw) for raw in replies]
+
+    async def commit(self, job_id: str, version: str, commit: Commit) -> bool:
         """Write `commit` if the state is still at `version`; False when someone was first."""
-        plan = {
+        return (await self.commit_many([(job_id, version, commit)]))[0]
+
+    async def commit_many(self, commits: Sequence[tuple[str, str, Commit]]) -> list[bool]:
+        """Each (job, version, commit) written if still at its version, in one round trip.
+
+        Each job's commit is atomic and guarded on its own; one losing its race does not
+        hold back the others.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id, version, commit in commits:
+                await self._scripts.commit_rules(
+                    keys=_commit_keys(job_id),
+                    args=[version, json.dumps(self._plan(commit))],
+                    client=pipe,
+                )
+            replies: list[Any] = await pipe.execute()
+        return [bool(done) for done in replies]
+
+    def _plan(self, commit: Commit) -> dict[str, Any]:
+        return {
             "seq": "" if commit.seq is None else str(commit.seq),
             "states": commit.states,
             "counters": [f"{_RESUMES}{rule}" for rule in commit.resumed_by],
@@ -70,20 +119,30 @@ class RuleStateStore:
             "delayed": [[str(score), task] for score, task in commit.delayed],
             "deliveries": [list(pair) for pair in commit.deliveries],
             "dead": [list(pair) for pair in commit.dead],
-            "entry": entry_id,
+            "entries": commit.entries,
             "group": self._group,
             "audit_maxlen": str(AUDIT_MAXLEN),
         }
-        done = await self._scripts.commit_rules(
-            keys=[
-                keys.rule_state(job_id),
-                keys.EVENTS_STREAM,
-                keys.ACTIONS_STREAM,
-                keys.ACTION_QUEUE,
-                keys.DELAYED,
-                keys.DELIVERIES_STREAM,
-                keys.DEAD_EVENTS_STREAM,
-            ],
-            args=[version, json.dumps(plan)],
-        )
-        return bool(done)
+
+
+def _commit_keys(job_id: str) -> list[str]:
+    return [
+        keys.rule_state(job_id),
+        keys.EVENTS_STREAM,
+        keys.ACTIONS_STREAM,
+        keys.ACTION_QUEUE,
+        keys.DELAYED,
+        keys.DELIVERIES_STREAM,
+        keys.DEAD_EVENTS_STREAM,
+    ]
+
+
+def _stored(raw: dict[str, str]) -> StoredRules:
+    seq = raw.pop("_seq", None)
+    resumes = {k[len(_RESUMES) :]: int(v) for k, v in raw.items() if k.startswith(_RESUMES)}
+    return StoredRules(
+        version=raw.pop("_v", "0"),
+        last_seq=int(seq) if seq is not None else None,
+        states={k: v for k, v in raw.items() if not k.startswith("_")},
+        resumes=resumes,
+    )

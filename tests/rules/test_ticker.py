@@ -19,7 +19,7 @@ from service.store.scripts import Scripts
 from workers.rules.loading import parse_rules_text
 from workers.rules.ticker import RuleTicker
 from workers.rules.worker import RuleWorker
-from workers.stream.consumer import Disposition
+from workers.stream.consumer import Disposition, Entry
 
 JOB = "ftjob-tick"
 NOW = 1_700_000_000.0
@@ -59,7 +59,8 @@ class Rig:
         """The rule worker handles every entry appended so far, in order."""
         entries: Any = await self.redis.xrange(keys.EVENTS_STREAM, f"({self.decided}", "+")
         for entry_id, fields in entries:
-            assert await self.worker.handle(entry_id, fields, 1) is Disposition.DONE
+            (outcome,) = await self.worker.handle_batch([Entry(entry_id, fields)])
+            assert outcome is Disposition.DONE
             self.decided = entry_id
 
     async def pauses(self) -> int:

@@ -12,7 +12,7 @@ from service.store.rule_state import Commit, RuleStateStore
 from service.store.scripts import Scripts
 from workers.rules.loading import parse_rules_text
 from workers.rules.worker import RuleWorker
-from workers.stream.consumer import Disposition
+from workers.stream.consumer import Disposition, Entry, Outcome
 
 RULES = parse_rules_text("""
 rules:
@@ -41,6 +41,14 @@ def worker(redis: aioredis.Redis) -> RuleWorker:
     return RuleWorker(RULES, store, Metrics(), clock=lambda: 1000.0)
 
 
+async def handle(
+    worker: RuleWorker, entry_id: str, fields: dict[str, str], deliveries: int = 1
+) -> Outcome:
+    """One entry as a batch of its own."""
+    (outcome,) = await worker.handle_batch([Entry(entry_id, fields, deliveries)])
+    return outcome
+
+
 async def tasks(redis: aioredis.Redis) -> int:
     return int(await redis.xlen(keys.ACTION_QUEUE))
 
@@ -48,22 +56,22 @@ async def tasks(redis: aioredis.Redis) -> int:
 async def test_events_are_decided_in_sequence_once(
     worker: RuleWorker, redis: aioredis.Redis
 ) -> None:
-    assert await worker.handle("1-0", entry(1, 1.0), 1) is Disposition.DONE
-    assert await worker.handle("3-0", entry(3, 9.0), 1) is Disposition.RETRY  # 2 not yet done
+    assert await handle(worker, "1-0", entry(1, 1.0), 1) is Disposition.DONE
+    assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.RETRY  # 2 not yet done
     assert await tasks(redis) == 0
-    assert await worker.handle("2-0", entry(2, 1.0), 1) is Disposition.DONE
-    assert await worker.handle("3-0", entry(3, 9.0), 1) is Disposition.DONE
+    assert await handle(worker, "2-0", entry(2, 1.0), 1) is Disposition.DONE
+    assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.DONE
     assert await tasks(redis) == 1
-    assert await worker.handle("3-0", entry(3, 9.0), 1) is Disposition.DONE  # redelivered
+    assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.DONE  # redelivered
     assert await tasks(redis) == 1
 
 
 async def test_a_lost_predecessor_is_given_up_after_redeliveries(
     worker: RuleWorker, redis: aioredis.Redis
 ) -> None:
-    await worker.handle("1-0", entry(1, 1.0), 1)
-    assert await worker.handle("5-0", entry(5, 9.0), 1) is Disposition.RETRY
-    assert await worker.handle("5-0", entry(5, 9.0), 2) is Disposition.DONE
+    await handle(worker, "1-0", entry(1, 1.0), 1)
+    assert await handle(worker, "5-0", entry(5, 9.0), 1) is Disposition.RETRY
+    assert await handle(worker, "5-0", entry(5, 9.0), 2) is Disposition.DONE
     assert await tasks(redis) == 1
 
 
@@ -71,18 +79,73 @@ async def test_an_unreadable_event_is_parked_and_the_job_goes_on(
     worker: RuleWorker, redis: aioredis.Redis
 ) -> None:
     bad = {"j": JOB, "s": "1", "e": '{"job_id": "ftjob-1"}'}
-    assert await worker.handle("1-0", bad, 1) is Disposition.DONE
+    assert await handle(worker, "1-0", bad, 1) is Disposition.DONE
     ((_, dead),) = await redis.xrange(keys.DEAD_EVENTS_STREAM)
     assert "event_id" in dead["error"]
-    assert await worker.handle("2-0", entry(2, 9.0), 1) is Disposition.DONE
+    assert await handle(worker, "2-0", entry(2, 9.0), 1) is Disposition.DONE
     assert await tasks(redis) == 1
 
 
 async def test_a_concurrent_commit_wins_and_the_loser_retries(
     worker: RuleWorker, redis: aioredis.Redis
 ) -> None:
-    await worker.handle("1-0", entry(1, 1.0), 1)
+    await handle(worker, "1-0", entry(1, 1.0), 1)
     store = RuleStateStore(redis, Scripts(redis), group="rules")
     stale = await store.load(JOB)
     await redis.hincrby(keys.rule_state(JOB), "_v", 1)  # another worker committed meanwhile
     assert not await store.commit(JOB, stale.version, Commit(seq=2))
+
+
+async def test_a_batch_decides_each_jobs_events_in_order_with_one_commit(
+    worker: RuleWorker, redis: aioredis.Redis
+) -> None:
+    other = {**entry(1, 9.0), "j": "ftjob-2", "e": entry(1, 9.0)["e"].replace(JOB, "ftjob-2")}
+    batch = [
+        Entry("3-0", entry(3, 9.0)),  # read before its predecessors: still decided last
+        Entry("1-0", entry(1, 1.0)),
+        Entry("9-0", other),
+        Entry("2-0", entry(2, 1.0)),
+    ]
+    outcomes = await worker.handle_batch(batch)
+    assert outcomes == [Disposition.DONE] * 4
+    assert await tasks(redis) == 2  # one cancel per job: the loss crossed 5 once for each
+    stored = await RuleStateStore(redis, Scripts(redis), group="rules").load(JOB)
+    assert stored.last_seq == 3
+    assert stored.version == "1"  # three events, one commit
+
+
+async def test_a_batch_waits_at_a_gap_and_decides_what_precedes_it(
+    worker: RuleWorker, redis: aioredis.Redis
+) -> None:
+    batch = [
+        Entry("1-0", entry(1, 1.0)),
+        Entry("3-0", entry(3, 9.0)),  # 2 is still in flight
+        Entry("4-0", entry(4, 9.0), deliveries=5),  # however patient, it must not overtake 3
+    ]
+    outcomes = await worker.handle_batch(batch)
+    assert outcomes == [Disposition.DONE, Disposition.RETRY, Disposition.RETRY]
+    assert await tasks(redis) == 0
+    outcomes = await worker.handle_batch([Entry("2-0", entry(2, 1.0)), *batch[1:]])
+    assert outcomes == [Disposition.DONE] * 3
+    assert await tasks(redis) == 1
+
+
+async def test_a_batch_acknowledges_what_it_committed(
+    worker: RuleWorker, redis: aioredis.Redis
+) -> None:
+    await redis.xgroup_create(keys.EVENTS_STREAM, "rules", id="0", mkstream=True)
+    for seq in (1, 2, 3):
+        await redis.xadd(keys.EVENTS_STREAM, entry(seq, 1.0))  # type: ignore[arg-type]
+    reply = await redis.xreadgroup("rules", "w1", {keys.EVENTS_STREAM: ">"}, count=10)
+    read = [Entry(entry_id, fields) for entry_id, fields in reply[0][1]]
+    assert await worker.handle_batch(read) == [Disposition.DONE] * 3
+    assert (await redis.xpending(keys.EVENTS_STREAM, "rules"))["pending"] == 0
+
+
+async def test_one_stale_commit_does_not_hold_back_another_jobs(redis: aioredis.Redis) -> None:
+    store = RuleStateStore(redis, Scripts(redis), group="rules")
+    await redis.hset(keys.rule_state(JOB), "_v", "4")  # another worker committed meanwhile
+    done = await store.commit_many([(JOB, "3", Commit(seq=2)), ("ftjob-2", "0", Commit(seq=1))])
+    assert done == [False, True]
+    assert (await store.load(JOB)).last_seq is None
+    assert (await store.load("ftjob-2")).last_seq == 1

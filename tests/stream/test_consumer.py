@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import redis.asyncio as aioredis
 
 from tests.support import RedisServer, eventually
-from workers.stream.consumer import Disposition, Fields, GroupConfig, StreamConsumer
+from workers.stream.consumer import (
+    Disposition,
+    Entry,
+    Failed,
+    Fields,
+    GroupConfig,
+    Outcome,
+    StreamConsumer,
+    one_by_one,
+)
 
 STREAM, DEAD = "test:stream", "test:stream:dead"
 
@@ -50,7 +59,7 @@ async def add(redis: aioredis.Redis, *numbers: int) -> None:
 
 async def test_every_entry_is_handled_and_acknowledged(redis: aioredis.Redis) -> None:
     handler = Recorder()
-    consumer = StreamConsumer(redis, config("c1"), handler)
+    consumer = StreamConsumer(redis, config("c1"), one_by_one(handler))
     await add(redis, 1, 2, 3)
     async with running(consumer):
         await eventually(lambda: _equals(handler.seen, ["1", "2", "3"]))
@@ -63,7 +72,7 @@ async def test_a_dead_consumers_entries_are_reclaimed(redis: aioredis.Redis) -> 
     # "c-dead" read both entries and died before acknowledging them.
     await redis.xreadgroup("group", "c-dead", {STREAM: ">"}, count=10)
     handler = Recorder()
-    consumer = StreamConsumer(redis, config("c-live", claim_idle_ms=50), handler)
+    consumer = StreamConsumer(redis, config("c-live", claim_idle_ms=50), one_by_one(handler))
     async with running(consumer):
         await eventually(lambda: _equals(sorted(handler.seen), ["1", "2"]))
         await eventually(lambda: _pending_is(consumer, 0))
@@ -76,13 +85,15 @@ async def test_a_restarted_consumer_reads_its_own_pending_entries_first(
     await add(redis, 1)
     await redis.xreadgroup("group", "c1", {STREAM: ">"}, count=10)  # then the process died
     handler = Recorder()
-    async with running(StreamConsumer(redis, config("c1"), handler)):
+    async with running(StreamConsumer(redis, config("c1"), one_by_one(handler))):
         await eventually(lambda: _equals(handler.seen, ["1"]))
 
 
 async def test_a_poison_entry_goes_to_dead_letters_with_its_error(redis: aioredis.Redis) -> None:
     handler = Recorder(fail=True)
-    consumer = StreamConsumer(redis, config("c1", claim_idle_ms=20, max_deliveries=3), handler)
+    consumer = StreamConsumer(
+        redis, config("c1", claim_idle_ms=20, max_deliveries=3), one_by_one(handler)
+    )
     await add(redis, 7)
     async with running(consumer):
         await eventually(lambda: _dead_count(redis, 1), message="dead-lettered")
@@ -97,13 +108,57 @@ async def test_the_group_is_recreated_after_redis_lost_it(
     redis: aioredis.Redis, redis_server: RedisServer
 ) -> None:
     handler = Recorder()
-    consumer = StreamConsumer(redis, config("c1"), handler)
+    consumer = StreamConsumer(redis, config("c1"), one_by_one(handler))
     async with running(consumer):
         await add(redis, 1)
         await eventually(lambda: _equals(handler.seen, ["1"]))
         await redis.flushall()  # what a restart without persistence leaves behind
         await add(redis, 2)
         await eventually(lambda: _equals(handler.seen, ["1", "2"]), timeout=15)
+
+
+class Batches:
+    """A batch handler that records each batch; entries named in `retry` wait once."""
+
+    def __init__(self, retry: set[str] | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.retry = retry or set()
+
+    async def __call__(self, entries: Sequence[Entry]) -> list[Outcome]:
+        self.batches.append([e.fields["n"] for e in entries])
+        outcomes: list[Outcome] = []
+        for entry in entries:
+            if entry.fields["n"] in self.retry:
+                self.retry.discard(entry.fields["n"])
+                outcomes.append(Disposition.RETRY)
+            elif entry.fields["n"] == "bad":
+                outcomes.append(Failed("bad entry"))
+            else:
+                outcomes.append(Disposition.DONE)
+        return outcomes
+
+
+async def test_a_read_reaches_the_handler_whole(redis: aioredis.Redis) -> None:
+    handler = Batches()
+    consumer = StreamConsumer(redis, config("c1"), handler)
+    await add(redis, 1, 2, 3)
+    async with running(consumer):
+        await eventually(lambda: _equals(handler.batches, [["1", "2", "3"]]))
+        await eventually(lambda: _pending_is(consumer, 0))
+
+
+async def test_a_retry_is_handled_again_and_a_failure_left_for_the_reclaim(
+    redis: aioredis.Redis,
+) -> None:
+    handler = Batches(retry={"2"})
+    consumer = StreamConsumer(redis, config("c1", claim_idle_ms=60_000), handler)
+    await redis.xadd(STREAM, {"n": "1"})
+    await redis.xadd(STREAM, {"n": "2"})
+    await redis.xadd(STREAM, {"n": "bad"})
+    async with running(consumer):
+        await eventually(lambda: _equals(handler.batches[1:], [["2"]]), message="retried")
+        await eventually(lambda: _pending_is(consumer, 1), message="only the failure pending")
+    assert handler.batches[0] == ["1", "2", "bad"]
 
 
 async def _equals(actual: list[str], expected: list[str]) -> bool:

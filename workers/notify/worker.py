@@ -41,7 +41,13 @@ from workers.notify.delivery_policy import RetrySchedule, wants
 from workers.notify.delivery_run import DEAD_HINT, AttemptRunner
 from workers.rules.config import LOG_RECEIVER, RulesFile
 from workers.rules.loading import check_env
-from workers.stream.consumer import Disposition, Fields, GroupConfig, StreamConsumer
+from workers.stream.consumer import (
+    Disposition,
+    Fields,
+    GroupConfig,
+    StreamConsumer,
+    one_by_one,
+)
 from workers.stream.pending import report_pending
 
 log = structlog.get_logger(__name__)
@@ -104,7 +110,7 @@ class DeliveryWorker:
                 POISON_STREAM,
                 claim_idle_ms=self.config.claim_idle_ms,
             ),
-            self.handle,
+            one_by_one(self.handle),
         )
 
     def _lanes(

@@ -2,14 +2,16 @@
 
 Several workers share one consumer group, so two events of a job may reach two workers
 at once. Order is kept by the per-job sequence each entry carries (`s`): an event is
-evaluated only right after its predecessor; a later one waits (RETRY) until then. The
-decision is committed with a version check, so one decision per event, whatever races.
+decided only right after its predecessor; a later one waits (RETRY) until then. Each
+read is handled whole: every job's state loaded in one round trip, its events folded in
+order in memory, and one commit per job written in one more round trip. A commit is
+guarded by the state's version, so one decision per event, whatever races.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from pydantic import ValidationError
@@ -20,15 +22,12 @@ from service.store.rule_state import Commit, RuleStateStore, StoredRules
 from workers.rules.config import RulesFile
 from workers.rules.engine import evaluate
 from workers.rules.firings import facts_of_event
+from workers.rules.fold import JobFold, fold_job, job_entries
 from workers.rules.plan import Decision, Trigger, decide_rules, stored_state
 from workers.rules.resolve import resolve_notices, resolve_reason
-from workers.stream.consumer import Disposition, Fields
+from workers.stream.consumer import Disposition, Entry, Failed, Fields, Outcome
 
 log = structlog.get_logger(__name__)
-
-# An event whose predecessor never arrives (trimmed from the stream, or lost when Redis
-# lost data) is evaluated anyway once it has been delivered this many times.
-GAP_PATIENCE_DELIVERIES = 2
 
 
 class RuleWorker:
@@ -46,31 +45,44 @@ class RuleWorker:
         self._metrics = metrics
         self._clock = clock
 
-    async def handle(self, entry_id: str, fields: Fields, deliveries: int) -> Disposition:
-        """Consumer handler: DONE once the decision is committed (the commit acknowledges)."""
-        job_id, seq = fields.get("j", ""), _int(fields.get("s"))
-        stored = await self._store.load(job_id) if job_id else None
-        if stored is None or seq is None:
-            return Disposition.DONE  # not an entry this version wrote: nothing to order
-        last = stored.last_seq
-        if last is not None and seq <= last:
-            return Disposition.DONE  # already decided (a redelivery)
-        if last is not None and seq > last + 1 and deliveries < GAP_PATIENCE_DELIVERIES:
-            return Disposition.RETRY  # an earlier event of this job is still in flight
-        if last is not None and seq > last + 1:
-            log.warning(
-                "event_gap",
-                job_id=job_id,
-                missing=seq - last - 1,
-                hint="earlier events of this job were lost; evaluating the rest",
-            )
-        commit, rules_fired = self._decide(stored, fields, seq)
-        committed = await self._store.commit(job_id, stored.version, commit, entry_id)
-        if not committed:
-            return Disposition.RETRY  # another worker decided first: re-read and retry
-        for rule in rules_fired:
-            self._metrics.rule_firings.labels(rule).inc()
-        return Disposition.DONE
+    async def handle_batch(self, entries: Sequence[Entry]) -> list[Outcome]:
+        """Consumer handler: an entry is DONE once its decision is committed (and acked)."""
+        by_job, foreign = job_entries(entries)
+        # Not an entry this version wrote: nothing to order or decide.
+        outcomes: dict[str, Outcome] = dict.fromkeys((e.id for e in foreign), Disposition.DONE)
+        states = await self._store.load_many(list(by_job))
+        folds: list[JobFold] = []
+        for (job_id, pairs), stored in zip(by_job.items(), states, strict=True):
+            try:
+                folds.append(fold_job(job_id, stored, pairs, self._decide))
+            except Exception as exc:  # a bug on one job's events must not hold up the rest
+                log.exception("job_events_failed", job_id=job_id)
+                failed = Failed(f"{exc.__class__.__name__}: {exc}")
+                outcomes.update(dict.fromkeys((e.id for _, e in pairs), failed))
+        outcomes.update(await self._commit(folds))
+        return [outcomes[entry.id] for entry in entries]
+
+    async def _commit(self, folds: list[JobFold]) -> dict[str, Outcome]:
+        """Write every job's commit; a job whose state moved meanwhile retries its entries."""
+        outcomes: dict[str, Outcome] = {}
+        writes = [fold for fold in folds if fold.commit.entries]
+        done = await self._store.commit_many([(f.job_id, f.version, f.commit) for f in writes])
+        for fold, committed in zip(writes, done, strict=True):
+            # A lost race: another worker decided first; the retry re-reads the state.
+            outcome = Disposition.DONE if committed else Disposition.RETRY
+            outcomes.update(dict.fromkeys(fold.commit.entries, outcome))
+            for rule in fold.fired if committed else []:
+                self._metrics.rule_firings.labels(rule).inc()
+        for fold in folds:
+            outcomes.update(fold.skipped)
+            for missing in fold.gaps:
+                log.warning(
+                    "event_gap",
+                    job_id=fold.job_id,
+                    missing=missing,
+                    hint="earlier events of this job were lost; evaluating the rest",
+                )
+        return outcomes
 
     def _decide(self, stored: StoredRules, fields: Fields, seq: int) -> tuple[Commit, list[str]]:
         try:
@@ -112,10 +124,3 @@ def encode(decision: Decision, seq: int | None) -> Commit:
         deliveries=[(name, f.model_dump_json()) for name, f in decision.deliveries],
         resumed_by=list(decision.resumed_by),
     )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None

@@ -1,5 +1,6 @@
 """A consumer-group reader: own pending entries first, then new ones, reclaiming the idle.
 
+The handler gets each read whole (a batch), so it can share round trips across entries.
 At-least-once: an entry is acknowledged only after its handler finished. A crashed
 consumer's entries are claimed by the others (XAUTOCLAIM) once idle for
 `claim_idle_ms`; an entry delivered more than `max_deliveries` times goes to the
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -38,7 +39,44 @@ class Disposition(Enum):
     RETRY = "retry"
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry as delivered: its id, fields, and how often the group delivered it."""
+
+    id: str
+    fields: Fields
+    deliveries: int = 1
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The handler failed on the entry: it stays pending (reclaimed, then dead-lettered)."""
+
+    error: str
+
+
+Outcome = Disposition | Failed
+# Handles a batch; returns one outcome per entry, in the batch's order.
+BatchHandler = Callable[[Sequence[Entry]], Awaitable[Sequence[Outcome]]]
 Handler = Callable[[str, Fields, int], Awaitable[Disposition]]
+
+
+def one_by_one(handler: Handler) -> BatchHandler:
+    """A batch handler calling `handler` per entry; one entry's exception fails only it."""
+
+    async def handle(entries: Sequence[Entry]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for entry in entries:
+            try:
+                outcomes.append(await handler(entry.id, entry.fields, entry.deliveries))
+            except RedisError:
+                raise
+            except Exception as exc:  # a bad entry must not stop the others
+                log.exception("entry_failed", entry_id=entry.id)
+                outcomes.append(Failed(f"{exc.__class__.__name__}: {exc}"))
+        return outcomes
+
+    return handle
 
 
 @dataclass(frozen=True)
@@ -58,14 +96,14 @@ class GroupConfig:
 
 
 class StreamConsumer:
-    """Runs `handler(entry_id, fields, deliveries)` for each entry of the group."""
+    """Runs `handler(entries)` for each batch of the group's entries."""
 
-    def __init__(self, client: aioredis.Redis, config: GroupConfig, handler: Handler) -> None:
+    def __init__(self, client: aioredis.Redis, config: GroupConfig, handler: BatchHandler) -> None:
         self._redis = client
         self.config = config
         self._handler = handler
         self._outage = Outage(f"{config.group}@{config.stream}")
-        self._retry: dict[str, tuple[Fields, float, int]] = {}
+        self._retry: dict[str, tuple[Entry, float, int]] = {}  # id: (entry, due, tries)
         self._next_claim = 0.0
         self._errors: dict[str, str] = {}
         # Block no longer than the reclaim period, so reclaims happen on time when idle.
@@ -124,11 +162,9 @@ class StreamConsumer:
             block=self._block_ms if block else None,
         )
         entries: list[tuple[str, Fields]] = reply[0][1] if reply else []
-        for entry_id, fields in entries:
-            if fields:  # an entry trimmed away while pending reads back empty
-                await self._handle(entry_id, fields, 1)
-            else:
-                await self._redis.xack(cfg.stream, cfg.group, entry_id)
+        # An entry trimmed away while pending reads back empty: nothing to handle.
+        await self._ack([entry_id for entry_id, fields in entries if not fields])
+        await self._process([Entry(entry_id, fields) for entry_id, fields in entries if fields])
         return str(entries[-1][0]) if entries else None
 
     async def _reclaim(self) -> None:
@@ -143,49 +179,70 @@ class StreamConsumer:
                 cfg.stream, cfg.group, cfg.consumer, cfg.claim_idle_ms, cursor, count=cfg.batch
             )
             cursor, claimed = reply[0], reply[1]
-            for entry_id, fields in claimed:
-                await self._handle_claimed(entry_id, fields)
+            await self._handle_claimed(claimed)
             if cursor == "0-0":
                 break
 
-    async def _handle_claimed(self, entry_id: str, fields: Fields | None) -> None:
+    async def _handle_claimed(self, claimed: list[tuple[str, Fields | None]]) -> None:
         cfg = self.config
-        if not fields:
-            await self._redis.xack(cfg.stream, cfg.group, entry_id)
-            return
-        info = await self._redis.xpending_range(cfg.stream, cfg.group, entry_id, entry_id, 1)
-        deliveries = int(info[0]["times_delivered"]) if info else 1
-        if deliveries > cfg.max_deliveries:
-            await self._dead_letter(entry_id, fields, deliveries)
-        else:
-            await self._handle(entry_id, fields, deliveries)
+        await self._ack([entry_id for entry_id, fields in claimed if not fields])
+        batch: list[Entry] = []
+        for entry_id, fields in claimed:
+            if not fields:
+                continue
+            info = await self._redis.xpending_range(cfg.stream, cfg.group, entry_id, entry_id, 1)
+            deliveries = int(info[0]["times_delivered"]) if info else 1
+            if deliveries > cfg.max_deliveries:
+                await self._dead_letter(entry_id, fields, deliveries)
+            else:
+                batch.append(Entry(entry_id, fields, deliveries))
+        await self._process(batch)
 
     async def _retry_due(self) -> None:
         now = time.monotonic()
-        for entry_id, (fields, due, tries) in list(self._retry.items()):
-            if due <= now:
-                del self._retry[entry_id]
-                await self._handle(entry_id, fields, 1, tries)
+        due = [(entry, tries) for entry, at, tries in self._retry.values() if at <= now]
+        for entry, _ in due:
+            del self._retry[entry.id]
+        await self._process([entry for entry, _ in due], {e.id: tries for e, tries in due})
 
-    async def _handle(self, entry_id: str, fields: Fields, deliveries: int, tries: int = 0) -> None:
+    async def _process(self, entries: list[Entry], tries: Mapping[str, int] | None = None) -> None:
+        """Run the handler on a batch; acknowledge what it finished, keep the rest pending."""
+        if not entries:
+            return
         try:
-            outcome = await self._handler(entry_id, fields, deliveries)
+            outcomes = await self._handler(entries)
         except RedisError:
             raise
-        except Exception as exc:  # a bad entry must not stop the consumer
-            if len(self._errors) > MAX_REMEMBERED_ERRORS:
-                self._errors.clear()  # only the error text of a later dead letter is lost
-            self._errors[entry_id] = f"{exc.__class__.__name__}: {exc}"
-            log.exception("entry_failed", stream=self.config.stream, entry_id=entry_id)
-            return  # stays pending: reclaimed later, dead-lettered after max_deliveries
-        if outcome is Disposition.DONE:
-            await self._redis.xack(self.config.stream, self.config.group, entry_id)
-            self._errors.pop(entry_id, None)
-        elif tries < IN_PROCESS_TRIES and len(self._retry) < self.config.batch * 10:
+        except Exception as exc:  # a failing handler must not stop the consumer
+            log.exception("batch_failed", stream=self.config.stream, entries=len(entries))
+            outcomes = [Failed(f"{exc.__class__.__name__}: {exc}")] * len(entries)
+        pairs = list(zip(entries, outcomes, strict=True))
+        await self._ack([entry.id for entry, outcome in pairs if outcome is Disposition.DONE])
+        for entry, outcome in pairs:
+            if outcome is Disposition.DONE:
+                self._errors.pop(entry.id, None)
+            elif isinstance(outcome, Failed):
+                self._remember(entry.id, outcome.error)
+            else:
+                self._later(entry, (tries or {}).get(entry.id, 0))
+
+    def _remember(self, entry_id: str, error: str) -> None:
+        """Keep the error for the dead letter; stays pending, reclaimed after claim_idle_ms."""
+        if len(self._errors) > MAX_REMEMBERED_ERRORS:
+            self._errors.clear()  # only the error text of a later dead letter is lost
+        self._errors[entry_id] = error
+
+    def _later(self, entry: Entry, tries: int) -> None:
+        """A RETRY: again in-process shortly, or (past the tries) left to the reclaim."""
+        if tries < IN_PROCESS_TRIES and len(self._retry) < self.config.batch * 10:
             due = time.monotonic() + self.config.retry_after_s
-            self._retry[entry_id] = (fields, due, tries + 1)
+            self._retry[entry.id] = (entry, due, tries + 1)
         # Otherwise it stays pending and is reclaimed after claim_idle_ms, with a higher
         # delivery count that the handler may use to give up waiting.
+
+    async def _ack(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            await self._redis.xack(self.config.stream, self.config.group, *entry_ids)
 
     async def _dead_letter(self, entry_id: str, fields: Fields, deliveries: int) -> None:
         """Park the entry with its last error and acknowledge it, in one transaction."""

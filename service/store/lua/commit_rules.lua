@@ -1,6 +1,6 @@
--- Commit what the rules decided for one event (or timer tick) of one job, atomically:
+-- Commit what the rules decided for events (or a timer tick) of one job, atomically:
 -- new rule states, the job's event sequence, firings for the audit log, action tasks,
--- delayed actions, deliveries, counters and the event's acknowledgement. Guarded by the
+-- delayed actions, deliveries, counters and the events' acknowledgements. Guarded by the
 -- state's version, so two workers can never both commit a decision for the same job.
 -- KEYS: 1 state hash, 2 events stream, 3 actions stream, 4 action queue, 5 delayed zset,
 --       6 deliveries stream, 7 dead events stream
@@ -36,7 +36,7 @@ end
 for _, dead in ipairs(plan.dead) do
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', 'e', dead[1], 'error', dead[2])
 end
-if plan.entry ~= '' then
-  redis.call('XACK', KEYS[2], plan.group, plan.entry)
+if #plan.entries > 0 then
+  redis.call('XACK', KEYS[2], plan.group, unpack(plan.entries))
 end
 return 1
