@@ -109,7 +109,9 @@ def evaluate(
         return current, None
     current = _track_status(current, event.status)
     detector, verdict = _step(rule.when, current.detector, event)
-    return _decide(rule, current.model_copy(update={"detector": detector}), verdict, now)
+    if detector is not current.detector:  # most events leave most detectors as they were
+        current = current.model_copy(update={"detector": detector})
+    return _decide(rule, current, verdict, now)
 
 
 def tick(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
 from service.models.action import ActionName, ActionTask
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing, FiringType, JobFacts
@@ -24,6 +22,7 @@ from workers.rules.detectors.base import Verdict
 from workers.rules.durations import format_duration
 from workers.rules.engine import RuleState
 from workers.rules.firings import build_firing
+from workers.rules.state_codec import load_state
 
 
 @dataclass
@@ -49,7 +48,7 @@ def decide_rules(
     for rule in rules:
         previous = stored_state(stored, rule.name)
         state, verdict = judge(rule, previous)
-        if state != previous:
+        if state is not previous and state != previous:  # identity first: it is cheap
             decision.states[rule.name] = state
         if verdict is not None:
             resumes = stored.resumes.get(rule.name, 0)
@@ -60,12 +59,7 @@ def decide_rules(
 def stored_state(stored: StoredRules, rule_name: str) -> RuleState | None:
     """The rule's state as stored, or None (new rule, or written by an older version)."""
     raw = stored.states.get(rule_name)
-    if raw is None:
-        return None
-    try:
-        return RuleState.model_validate_json(raw)
-    except ValidationError:
-        return None
+    return None if raw is None else load_state(raw)
 
 
 @dataclass(frozen=True)

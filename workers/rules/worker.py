@@ -25,6 +25,7 @@ from workers.rules.firings import facts_of_event
 from workers.rules.fold import JobFold, fold_job, job_entries
 from workers.rules.plan import Decision, Trigger, decide_rules, stored_state
 from workers.rules.resolve import resolve_notices, resolve_reason
+from workers.rules.state_codec import dump_state
 from workers.stream.consumer import Disposition, Entry, Failed, Fields, Outcome
 
 log = structlog.get_logger(__name__)
@@ -117,7 +118,7 @@ def encode(decision: Decision, seq: int | None) -> Commit:
     """The decision as the JSON payloads the store commits."""
     return Commit(
         seq=seq,
-        states={name: state.model_dump_json() for name, state in decision.states.items()},
+        states={name: dump_state(state) for name, state in decision.states.items()},
         firings=[f.model_dump_json() for f in decision.firings],
         tasks=[t.model_dump_json() for t in decision.tasks],
         delayed=[(int(due * 1000), t.model_dump_json()) for due, t in decision.delayed],

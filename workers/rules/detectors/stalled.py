@@ -61,4 +61,4 @@ def step(
 ) -> tuple[StalledState, Verdict | None]:
     """An event: the job talks, so the condition clears (the clock runs from it)."""
     del params, event
-    return state.model_copy(update={"active": False}), None
+    return (state.model_copy(update={"active": False}) if state.active else state), None
