@@ -17,6 +17,7 @@ count as one grader named `all`. Steps with no such key are not evaluations.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -31,6 +32,7 @@ from workers.rules.when import ErrorRate
 _RATE = re.compile(r"train_\w+_error_mean")
 _PREFIX = "graders."
 ALL_GRADERS = "all"
+_TOP = ""  # a rate named without a grader (no grader name is empty)
 
 
 class StepRates(BaseModel):
@@ -61,16 +63,24 @@ def grader_rates(metrics: dict[str, float]) -> dict[str, float]:
     for key, value in metrics.items():
         if not math.isfinite(value):
             continue
-        if key.startswith(_PREFIX):
-            # Grader names may contain dots; the leaf never does.
-            grader, _, leaf = key[len(_PREFIX) :].rpartition(".")
-            if grader and _RATE.fullmatch(leaf):
-                parts[grader].append(value)
-        elif _RATE.fullmatch(key):
+        grader = _grader_of(key)
+        if grader == _TOP:
             top.append(value)
+        elif grader is not None:
+            parts[grader].append(value)
     if not parts and top:
         parts[ALL_GRADERS] = top
     return {grader: math.fsum(values) for grader, values in parts.items()}
+
+
+@functools.lru_cache(maxsize=4096)  # a job's metric names repeat on every step
+def _grader_of(key: str) -> str | None:
+    """The grader whose error rate `key` is (_TOP: a top-level rate), or None."""
+    if key.startswith(_PREFIX):
+        # Grader names may contain dots; the leaf never does.
+        grader, _, leaf = key[len(_PREFIX) :].rpartition(".")
+        return grader if grader and _RATE.fullmatch(leaf) else None
+    return _TOP if _RATE.fullmatch(key) else None
 
 
 def window_rates(window: list[StepRates]) -> dict[str, float]:

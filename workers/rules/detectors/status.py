@@ -29,7 +29,12 @@ def observe(
     """Feed the job's status; a Verdict while it is one of `statuses`."""
     if status is None:
         return state, None
-    new = StatusState(status=status, active=status in statuses)
+    active = status in statuses
+    new = (
+        state
+        if (state.status, state.active) == (status, active)
+        else StatusState(status=status, active=active)
+    )
     if not new.active:
         return new, None
     return new, Verdict(reason=f"job status is {status}", details={"status": status})
