@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from service.app import create_app
 from service.metrics import Metrics
 from service.settings import Settings
+from service.store import keys
 from tests.integration.conftest import ManualSim, stream_ids
 from tests.support import eventually, served
 from workers.rules.loading import parse_rules_text
@@ -146,3 +147,30 @@ async def test_watched_jobs_are_counted_by_status(
         return bool(metrics.jobs_watched.labels("running")._value.get() == 3)
 
     await eventually(three_running, message="ftwatch_jobs_watched{status=running} == 3")
+
+
+@pytest.mark.usefixtures("poller")
+async def test_a_job_whose_lease_moved_stops_being_reported_here(
+    redis: aioredis.Redis, manual_sim: ManualSim, metrics: Metrics
+) -> None:
+    job = "ftjob-poll-0"
+    manual_sim.clock.advance(3)
+    await eventually(lambda: _reports_step(metrics, job), message="the job's step series")
+    await manual_sim.set_faults(latency_ms=1500)  # the next poll stays in flight a while
+    await eventually(lambda: _exists(redis, keys.lease(job)), message="a poll in flight")
+    await redis.set(keys.lease(job), "another-replica")  # it took the job over meanwhile
+    await eventually(lambda: _not(_reports_step(metrics, job)), message="series forgotten")
+
+
+async def _reports_step(metrics: Metrics, job_id: str) -> bool:
+    return any(
+        s.labels.get("job_id") == job_id for m in metrics.job_step.collect() for s in m.samples
+    )
+
+
+async def _exists(redis: aioredis.Redis, key: str) -> bool:
+    return bool(await redis.exists(key))
+
+
+async def _not(check: Awaitable[bool]) -> bool:
+    return not await check

@@ -163,6 +163,8 @@ class Poller:
             return settings.poll_interval * factor
         except LeaseLost:
             log.info("lease_lost", hint="another replica polls this job now")
+            # Its series are that replica's to report now; ours would only grow stale.
+            self._metrics.forget_job(job_id)
             return settings.poll_interval
         except RedisError as exc:
             log.warning("store_unavailable", error=str(exc), hint="events are fetched again")
