@@ -132,5 +132,6 @@ async def measured(
     side.requests = stats1["total"] - stats0["total"]
     side.cpu_s = sum(u.cpu_s for u in usage[:-1])
     side.sim_cpu_s = usage[-1].cpu_s
-    await asyncio.sleep(args.interval * 2 + 2)  # the last probes' pauses
+    slowest = max(args.interval, args.ftwatch_interval)
+    await asyncio.sleep(slowest * 2 + 2)  # the last probes' pauses
     await pause_latencies(http, sim.url, visible, side)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from bench.common import private_redis
 from bench.events import fleet_events
-from bench.pipeline import ftwatch_run, raw_entries, raw_loop, report
+from bench.pipeline import (
+    async_raw_loop,
+    evaluation_only,
+    ftwatch_run,
+    raw_entries,
+    raw_loop,
+    report,
+)
 from simulator.app import create_app as create_simulator
 from simulator.platform import Platform
 from simulator.presets import generate_scenario
@@ -19,9 +26,12 @@ async def test_the_pipeline_benchmark_processes_every_event(tmp_path: Path) -> N
     platform = Platform(generate_scenario(4, 7, running_share=0.0, total_steps=15))
     with private_redis() as server:
         raw = raw_loop(server.url, entries)
+        raw_async = await async_raw_loop(server.url, entries)
+        alone = evaluation_only(server.url, entries)
         async with served(create_simulator(platform)) as sim_url:
             ours = await ftwatch_run(server.url, per_job, 1, sim_url, tmp_path)
-    assert raw.events == len(entries) == ours.events  # all parsed / all acknowledged
+    # All parsed / all decided / all acknowledged.
+    assert raw.events == raw_async.events == alone.events == len(entries) == ours.events
     assert ours.seconds > 0
-    text = report([raw, ours], len(entries))
+    text = report([raw, raw_async, alone, ours], len(entries))
     assert "ftwatch, 1 worker process" in text and "| raw redis-py loop" in text

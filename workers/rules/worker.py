@@ -55,7 +55,7 @@ class RuleWorker:
         folds: list[JobFold] = []
         for (job_id, pairs), stored in zip(by_job.items(), states, strict=True):
             try:
-                folds.append(fold_job(job_id, stored, pairs, self._decide))
+                folds.append(fold_job(job_id, stored, pairs, self.decide_entry))
             except Exception as exc:  # a bug on one job's events must not hold up the rest
                 log.exception("job_events_failed", job_id=job_id)
                 failed = Failed(f"{exc.__class__.__name__}: {exc}")
@@ -85,7 +85,10 @@ class RuleWorker:
                 )
         return outcomes
 
-    def _decide(self, stored: StoredRules, fields: Fields, seq: int) -> tuple[Commit, list[str]]:
+    def decide_entry(
+        self, stored: StoredRules, fields: Fields, seq: int
+    ) -> tuple[Commit, list[str]]:
+        """One entry (its event JSON, its sequence) decided on `stored`; pure but the clock."""
         try:
             event = NormalizedEvent.model_validate_json(fields.get("e", ""))
         except ValidationError as exc:
