@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from bench.fleet import fleet
-from bench.latency import make_plan, report, run_ftwatch, run_naive
+from bench.latency import make_plan, matching_interval, report, run_ftwatch, run_naive
+from bench.probes import Side
 
 
 def _args() -> argparse.Namespace:
@@ -34,3 +35,10 @@ async def test_ftwatch_and_the_naive_watcher_both_pause_every_probed_job() -> No
         assert all(latency >= 0 for latency in side.latencies)
     assert len(ours.webhook) == len(plan.finishing)  # every completion notice arrived
     assert "ratio ftwatch / naive" in report([ours, naive], args)
+
+
+def test_the_matching_interval_keeps_ftwatch_within_the_naive_watchers_p99() -> None:
+    naive = Side("naive")
+    naive.latencies = [0.5 + 5.4 * n / 99 for n in range(100)]  # p99 about 5.85 s
+    interval = matching_interval(naive)
+    assert 5.6 <= interval <= 5.8  # polling this often, ftwatch's p99 stays under 5.85 s
