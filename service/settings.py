@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.durations import parse_duration
+
+# FTWATCH_WEBHOOK_RETRY_DELAYS: more delays than this is a typo, not a schedule.
+MAX_RETRY_DELAYS = 20
+RETRY_DELAYS_EXAMPLE = "5s,30s,2m,10m,30m,1h,3h,6h"
 
 
 class Settings(BaseSettings):
@@ -61,11 +67,20 @@ class Settings(BaseSettings):
     # ftwatch:events unread or unacknowledged than this (capped at stream_maxlen / 2, so
     # trimming never reaches entries the rules have not finished).
     max_stream_backlog: int = Field(default=50_000, ge=100)
+    # Seconds between webhook delivery attempts, from FTWATCH_WEBHOOK_RETRY_DELAYS
+    # ("5s,30s,2m"; NoDecode: a comma list, not JSON); unset: the default schedule
+    # (workers/notify/delivery_policy.py RetrySchedule).
+    webhook_retry_delays: Annotated[tuple[float, ...] | None, NoDecode] = None
 
     @field_validator("openai_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _parse_delays(cls, value: Any) -> tuple[float, ...] | None:
+        return None if value is None else retry_delays(value)
 
     @property
     def job_ids(self) -> list[str]:
@@ -83,6 +98,30 @@ class Settings(BaseSettings):
     def lease_seconds(self) -> float:
         """How long a poller owns a job; a dead replica's jobs move within two intervals."""
         return max(self.poll_interval * 1.5, 2.0)
+
+
+def retry_delays(value: Any) -> tuple[float, ...]:
+    """Delays from "5s,30s,2m" (or a sequence); ValueError naming the bad item otherwise."""
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    else:
+        items = list(value) if isinstance(value, list | tuple) else [value]
+    hint = f"a valid value looks like {RETRY_DELAYS_EXAMPLE}"
+    if not items or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"is empty (unset it for the default schedule); {hint}")
+    if len(items) > MAX_RETRY_DELAYS:
+        raise ValueError(f"has {len(items)} delays, at most {MAX_RETRY_DELAYS}; {hint}")
+    return tuple(_retry_delay(n, item, hint) for n, item in enumerate(items, 1))
+
+
+def _retry_delay(n: int, item: Any, hint: str) -> float:
+    item = item.strip() if isinstance(item, str) else item
+    if item == "":
+        raise ValueError(f"item {n} is empty (a stray comma?); {hint}")
+    try:
+        return parse_duration(item)
+    except ValueError as exc:
+        raise ValueError(f"item {n} ({item!r}): {exc}; {hint}") from None
 
 
 def environment() -> Mapping[str, str]:

@@ -82,6 +82,20 @@ def test_the_default_schedule_spans_seconds_to_hours_within_half_a_day() -> None
     assert schedule.max_attempts == 9
 
 
+@pytest.mark.parametrize("delays", [(0.2, 0.2), (5.0, 30.0), (6 * 3600.0,) * 4, (86400.0,) * 3])
+def test_configured_delays_are_never_cut_short_by_the_total_budget(
+    delays: tuple[float, ...],
+) -> None:
+    schedule = RetrySchedule.with_delays(delays)
+    assert schedule.max_total >= max(12 * 3600, sum(delays) * 1.2)
+    elapsed = 0.0
+    for failures in range(1, len(delays) + 1):  # every delay at its longest jitter
+        delay = schedule.next_delay(failures, None, elapsed, rand=lambda: 1.0)
+        assert delay == pytest.approx(delays[failures - 1] * 1.2)
+        elapsed += delay
+    assert schedule.next_delay(len(delays) + 1, None, elapsed) is None
+
+
 @pytest.mark.parametrize(
     ("format", "resolved", "sent"),
     [

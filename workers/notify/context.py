@@ -12,7 +12,8 @@ from aiohttp import web
 
 from service import keys
 from service.parts import background_loops, replica_name
-from service.settings import environment
+from service.settings import Settings, environment
+from workers.notify.delivery_policy import RetrySchedule
 from workers.notify.worker import DeliveryConfig, DeliveryWorker
 
 
@@ -27,7 +28,14 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.METRICS],
         consumer=replica_name(settings),
         environ=environment(),
-        config=DeliveryConfig(claim_idle_ms=int(settings.claim_idle_seconds * 1000)),
+        config=delivery_config(settings),
     )
     async with background_loops(app, [worker.run(app[keys.STOPPING])]):
         yield
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """The worker's knobs from the settings; unset retry delays keep the default schedule."""
+    delays = settings.webhook_retry_delays
+    schedule = RetrySchedule() if delays is None else RetrySchedule.with_delays(delays)
+    return DeliveryConfig(schedule=schedule, claim_idle_ms=int(settings.claim_idle_seconds * 1000))

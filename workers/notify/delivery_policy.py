@@ -7,7 +7,8 @@ is honoured as a lower bound, up to a cap.
 
 The default schedule is that of Svix-style senders: seconds, then minutes, then hours —
 5 s, 30 s, 2 m, 10 m, 30 m, 1 h, 3 h, 6 h (±20 % jitter), 9 attempts over about 10.7 h,
-and never past `max_total` after the first attempt.
+and never past `max_total` after the first attempt. FTWATCH_WEBHOOK_RETRY_DELAYS replaces
+the delays (`RetrySchedule.with_delays`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ class RetrySchedule:
     jitter: float = 0.2  # each delay is scaled by a factor in [1 - jitter, 1 + jitter]
     retry_after_cap: float = 3600.0  # a longer Retry-After is shortened to this
     max_total: float = 12 * 3600.0  # no attempt is scheduled later than this after the first
+
+    @classmethod
+    def with_delays(cls, delays: tuple[float, ...]) -> RetrySchedule:
+        """The default schedule with other delays (FTWATCH_WEBHOOK_RETRY_DELAYS)."""
+        # Jitter stretches the delays by up to 20 %; the other 5 % is for the attempts
+        # themselves (up to the receiver's timeout) and the lanes' poll, so max_total does
+        # not cut a long schedule short. Never below the default 12 h, so a short schedule
+        # still honours a long Retry-After and slow attempts.
+        return cls(delays=delays, max_total=max(cls.max_total, sum(delays) * 1.25))
 
     @property
     def max_attempts(self) -> int:

@@ -1,0 +1,62 @@
+"""Settings read from the environment, and the one-line errors `ftwatch` starts with."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.cli import load_settings
+
+DELAYS = "FTWATCH_WEBHOOK_RETRY_DELAYS"
+EXAMPLE = "5s,30s,2m,10m,30m,1h,3h,6h"
+
+
+@pytest.mark.parametrize(
+    ("value", "delays"),
+    [
+        (EXAMPLE, (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)),
+        ("0.5s, 2", (0.5, 2)),  # decimals, plain seconds, spaces around items
+        ("0.2s,0.2s", (0.2, 0.2)),
+        ("1h30m,1d", (5400, 86400)),  # the rules file's durations
+        (",".join(["1s"] * 20), (1,) * 20),
+    ],
+)
+def test_webhook_retry_delays_are_durations(
+    monkeypatch: pytest.MonkeyPatch, value: str, delays: tuple[float, ...]
+) -> None:
+    monkeypatch.setenv(DELAYS, value)
+    assert load_settings().webhook_retry_delays == pytest.approx(delays)
+
+
+def test_without_webhook_retry_delays_the_default_schedule_applies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(DELAYS, raising=False)
+    assert load_settings().webhook_retry_delays is None
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "is empty (unset it for the default schedule)"),
+        ("5s,,30s", "item 2 is empty"),
+        ("5s,30s,", "item 3 is empty"),
+        ("5s,5x", "item 2 ('5x'): '5x' is not a duration"),
+        ("5s,30s,2w", "item 3 ('2w'): '2w' is not a duration"),
+        ("0s", "item 1 ('0s'): must be a positive duration"),
+        ("5s,0", "item 2 ('0'): must be a positive duration"),
+        ("-3", "item 1 ('-3'): must be a positive duration"),
+        ("-5s", "item 1 ('-5s'): '-5s' is not a duration"),
+        ("400d", "item 1 ('400d'): must be at most 366d"),
+        (",".join(["1s"] * 21), "has 21 delays, at most 20"),
+    ],
+)
+def test_bad_webhook_retry_delays_stop_the_start_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(DELAYS, value)
+    with pytest.raises(SystemExit) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert f"{DELAYS}: " in message
+    assert problem in message
+    assert f"a valid value looks like {EXAMPLE}" in message
