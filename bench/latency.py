@@ -231,7 +231,7 @@ def _intervals(args: Any) -> str:
 def _ratios(ours: Side, naive: Side) -> list[object]:
     return [
         "ratio ftwatch / naive",
-        f"{ours.rate / naive.rate:.2f}",
+        f"{ours.rate / naive.rate:.3f}",
         "",
         f"{ours.cpu_s / naive.cpu_s:.2f}",
         f"{percentile(ours.latencies, 0.5) / percentile(naive.latencies, 0.5):.2f}",
