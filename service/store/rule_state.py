@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,18 +26,6 @@ class StoredRules:
     states: dict[str, str]
     resumes: dict[str, int]
 
-    def after(self, commit: Commit) -> StoredRules:
-        """The state as it will read once `commit` is written (same version: not yet written)."""
-        resumes = dict(self.resumes)
-        for rule in commit.resumed_by:
-            resumes[rule] = resumes.get(rule, 0) + 1
-        return StoredRules(
-            version=self.version,
-            last_seq=self.last_seq if commit.seq is None else commit.seq,
-            states={**self.states, **commit.states},
-            resumes=resumes,
-        )
-
 
 @dataclass
 class Commit:
@@ -52,21 +40,6 @@ class Commit:
     resumed_by: list[str] = field(default_factory=list)  # rules that scheduled a resume
     dead: list[tuple[str, str]] = field(default_factory=list)  # (event json, error)
     entries: list[str] = field(default_factory=list)  # stream entries it acknowledges
-
-    def then(self, later: Commit) -> Commit:
-        """One commit doing this and then `later` (later states and sequence win)."""
-        return replace(
-            self,
-            seq=self.seq if later.seq is None else later.seq,
-            states={**self.states, **later.states},
-            firings=self.firings + later.firings,
-            tasks=self.tasks + later.tasks,
-            delayed=self.delayed + later.delayed,
-            deliveries=self.deliveries + later.deliveries,
-            resumed_by=self.resumed_by + later.resumed_by,
-            dead=self.dead + later.dead,
-            entries=self.entries + later.entries,
-        )
 
 
 class RuleStateStore:

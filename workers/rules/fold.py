@@ -2,7 +2,8 @@
 
 Events of a job must be decided in order, each on the state its predecessor left. A
 batch may hold several events of a job: they are decided one after the other in
-memory and written as one commit, guarded by the version the batch started from.
+memory, on parsed states, and encoded once into one commit, guarded by the version the
+batch started from.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from service.store.rule_state import Commit, StoredRules
+from service.store.rule_state import Commit
+from workers.rules.plan import Decision
+from workers.rules.state_codec import dump_state
+from workers.rules.view import RulesView
 from workers.stream.consumer import Disposition, Entry, Fields
 
 # An event whose predecessor never arrives (trimmed from the stream, or lost when Redis
 # lost data) is decided anyway once it has been delivered this many times.
 GAP_PATIENCE_DELIVERIES = 2
 
-# Decides one event (its fields, its sequence) on a state: the commit, the rules fired.
-Decide = Callable[[StoredRules, Fields, int], tuple[Commit, list[str]]]
+# Decides one event (its fields) on the job's rules as the events before it left them.
+Decide = Callable[[RulesView, Fields], Decision]
 
 
 @dataclass
@@ -34,13 +38,34 @@ class JobFold:
 
 
 def fold_job(
-    job_id: str, stored: StoredRules, entries: Sequence[tuple[int, Entry]], decide: Decide
+    job_id: str,
+    version: str,
+    view: RulesView,
+    entries: Sequence[tuple[int, Entry]],
+    decide: Decide,
 ) -> JobFold:
-    """Decide `entries` (sequence, entry) of one job in order, on top of `stored`."""
-    fold = JobFold(job_id, stored.version)
+    """Decide `entries` (sequence, entry) of one job in order on `view`; encode once, at the end."""
+    fold = JobFold(job_id, version)
+    ready = _in_order(fold, view.last_seq, entries)
+    decided = Decision()
+    for seq, entry in ready:
+        decision = decide(view, entry.fields)
+        decided.merge(decision)
+        view = view.after(seq, decision.states, decision.resumed_by)
+    if ready:
+        fold.commit = encode(decided, view.last_seq)
+        fold.commit.entries = [entry.id for _, entry in ready]
+        fold.fired = [firing.rule for firing in decided.firings]
+    return fold
+
+
+def _in_order(
+    fold: JobFold, last: int | None, entries: Sequence[tuple[int, Entry]]
+) -> list[tuple[int, Entry]]:
+    """The entries to decide now, in order; the others (and any gap) noted in `fold`."""
+    ready: list[tuple[int, Entry]] = []
     waiting = False
     for seq, entry in sorted(entries, key=lambda pair: (pair[0], pair[1].id)):
-        last = stored.last_seq
         if last is not None and seq <= last:
             fold.skipped[entry.id] = Disposition.DONE  # already decided (a redelivery)
             continue
@@ -53,12 +78,23 @@ def fold_job(
             continue
         if gap > 0:
             fold.gaps.append(gap)
-        commit, fired = decide(stored, entry.fields, seq)
-        commit.entries = [entry.id]
-        fold.commit = fold.commit.then(commit)
-        fold.fired += fired
-        stored = stored.after(commit)
-    return fold
+        ready.append((seq, entry))
+        last = seq
+    return ready
+
+
+def encode(decision: Decision, seq: int | None) -> Commit:
+    """The decision as the JSON payloads the store commits (`seq`: its last event's)."""
+    return Commit(
+        seq=seq,
+        states={name: dump_state(state) for name, state in decision.states.items()},
+        firings=[f.model_dump_json() for f in decision.firings],
+        tasks=[t.model_dump_json() for t in decision.tasks],
+        delayed=[(int(due * 1000), t.model_dump_json()) for due, t in decision.delayed],
+        deliveries=[(name, f.model_dump_json()) for name, f in decision.deliveries],
+        resumed_by=list(decision.resumed_by),
+        dead=list(decision.dead),
+    )
 
 
 def job_entries(entries: Sequence[Entry]) -> tuple[dict[str, list[tuple[int, Entry]]], list[Entry]]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from service.models.action import ActionName, ActionTask
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing, FiringType, JobFacts
-from service.store.rule_state import StoredRules
 from service.upstream.models import TERMINAL_STATUSES
 from workers.rules.actions_spec import (
     Action,
@@ -22,7 +21,7 @@ from workers.rules.detectors.base import Verdict
 from workers.rules.durations import format_duration
 from workers.rules.engine import RuleState
 from workers.rules.firings import build_firing
-from workers.rules.state_codec import load_state
+from workers.rules.view import RulesView
 
 
 @dataclass
@@ -35,31 +34,36 @@ class Decision:
     delayed: list[tuple[float, ActionTask]] = field(default_factory=list)  # (due epoch s, task)
     deliveries: list[tuple[str, Firing]] = field(default_factory=list)  # (receiver, firing)
     resumed_by: list[str] = field(default_factory=list)
+    dead: list[tuple[str, str]] = field(default_factory=list)  # unreadable (event json, error)
+
+    def merge(self, later: Decision) -> None:
+        """Add `later` (the next event's decision) to this one; its states win."""
+        self.states.update(later.states)
+        self.firings += later.firings
+        self.tasks += later.tasks
+        self.delayed += later.delayed
+        self.deliveries += later.deliveries
+        self.resumed_by += later.resumed_by
+        self.dead += later.dead
 
 
 Judge = Callable[[Rule, RuleState | None], tuple[RuleState, Verdict | None]]
 
 
 def decide_rules(
-    rules: Sequence[Rule], stored: StoredRules, judge: Judge, trigger: Trigger
+    rules: Sequence[Rule], view: RulesView, judge: Judge, trigger: Trigger
 ) -> Decision:
     """Run `judge` (an event's evaluate, or the timer's tick) for every rule; plan firings."""
     decision = Decision()
     for rule in rules:
-        previous = stored_state(stored, rule.name)
+        previous = view.state(rule.name)
         state, verdict = judge(rule, previous)
         if state is not previous and state != previous:  # identity first: it is cheap
             decision.states[rule.name] = state
         if verdict is not None:
-            resumes = stored.resumes.get(rule.name, 0)
+            resumes = view.resumes.get(rule.name, 0)
             fire(decision, rule, state, verdict, trigger, resumes_so_far=resumes)
     return decision
-
-
-def stored_state(stored: StoredRules, rule_name: str) -> RuleState | None:
-    """The rule's state as stored, or None (new rule, or written by an older version)."""
-    raw = stored.states.get(rule_name)
-    return None if raw is None else load_state(raw)
 
 
 @dataclass(frozen=True)

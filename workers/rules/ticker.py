@@ -19,8 +19,9 @@ from workers.outage import Outage
 from workers.rules.config import RulesFile
 from workers.rules.engine import tick
 from workers.rules.firings import facts_of_snapshot
+from workers.rules.fold import encode
 from workers.rules.plan import Trigger, decide_rules
-from workers.rules.worker import encode
+from workers.rules.view import view_of
 
 log = structlog.get_logger(__name__)
 
@@ -81,8 +82,9 @@ class RuleTicker:
             return 0
         now = self._clock()
         trigger = Trigger(job=facts_of_snapshot(job), now=now, source=job.source)
+        view = view_of(stored, self._rules.rules)
         decision = decide_rules(
-            self._rules.rules, stored, lambda rule, prev: tick(rule, prev, job, now), trigger
+            self._rules.rules, view, lambda rule, prev: tick(rule, prev, job, now), trigger
         )
         if not decision.states:
             return 0

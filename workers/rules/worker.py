@@ -18,14 +18,14 @@ from pydantic import ValidationError
 
 from service.metrics import Metrics
 from service.models.event import NormalizedEvent
-from service.store.rule_state import Commit, RuleStateStore, StoredRules
+from service.store.rule_state import RuleStateStore, StoredRules
 from workers.rules.config import RulesFile
 from workers.rules.engine import evaluate
 from workers.rules.firings import facts_of_event
 from workers.rules.fold import JobFold, fold_job, job_entries
-from workers.rules.plan import Decision, Trigger, decide_rules, stored_state
+from workers.rules.plan import Decision, Trigger, decide_rules
 from workers.rules.resolve import resolve_notices, resolve_reason
-from workers.rules.state_codec import dump_state
+from workers.rules.view import RulesView, view_of
 from workers.stream.consumer import Disposition, Entry, Failed, Fields, Outcome
 
 log = structlog.get_logger(__name__)
@@ -55,7 +55,7 @@ class RuleWorker:
         folds: list[JobFold] = []
         for (job_id, pairs), stored in zip(by_job.items(), states, strict=True):
             try:
-                folds.append(fold_job(job_id, stored, pairs, self.decide_entry))
+                folds.append(self.fold(job_id, stored, pairs))
             except Exception as exc:  # a bug on one job's events must not hold up the rest
                 log.exception("job_events_failed", job_id=job_id)
                 failed = Failed(f"{exc.__class__.__name__}: {exc}")
@@ -85,10 +85,13 @@ class RuleWorker:
                 )
         return outcomes
 
-    def decide_entry(
-        self, stored: StoredRules, fields: Fields, seq: int
-    ) -> tuple[Commit, list[str]]:
-        """One entry (its event JSON, its sequence) decided on `stored`; pure but the clock."""
+    def fold(self, job_id: str, stored: StoredRules, pairs: Sequence[tuple[int, Entry]]) -> JobFold:
+        """One job's entries of a batch (sequence, entry) decided in order on `stored`."""
+        view = view_of(stored, self._rules.rules)
+        return fold_job(job_id, stored.version, view, pairs, self.decide_entry)
+
+    def decide_entry(self, view: RulesView, fields: Fields) -> Decision:
+        """One entry (its event JSON) decided on `view`; pure but the clock."""
         try:
             event = NormalizedEvent.model_validate_json(fields.get("e", ""))
         except ValidationError as exc:
@@ -98,33 +101,19 @@ class RuleWorker:
                 error=str(exc)[:500],
                 hint="parked in ftwatch:events:dead; the job's other events go on",
             )
-            return Commit(seq=seq, dead=[(fields.get("e", ""), str(exc)[:2000])]), []
-        decision = self.decide(stored, event)
-        return encode(decision, seq), [f.rule for f in decision.firings]
+            return Decision(dead=[(fields.get("e", ""), str(exc)[:2000])])
+        return self.decide(view, event)
 
-    def decide(self, stored: StoredRules, event: NormalizedEvent) -> Decision:
+    def decide(self, view: RulesView, event: NormalizedEvent) -> Decision:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
         trigger = Trigger(job=facts_of_event(event), now=now, source=event.source, event=event)
         decision = decide_rules(
-            self._rules.rules, stored, lambda rule, prev: evaluate(rule, prev, event, now), trigger
+            self._rules.rules, view, lambda rule, prev: evaluate(rule, prev, event, now), trigger
         )
         reason = resolve_reason(event)
         if reason is not None:
             for rule in self._rules.rules:
-                previous = stored_state(stored, rule.name)
+                previous = view.state(rule.name)
                 decision.deliveries += resolve_notices(rule, previous, event, reason, now)
         return decision
-
-
-def encode(decision: Decision, seq: int | None) -> Commit:
-    """The decision as the JSON payloads the store commits."""
-    return Commit(
-        seq=seq,
-        states={name: dump_state(state) for name, state in decision.states.items()},
-        firings=[f.model_dump_json() for f in decision.firings],
-        tasks=[t.model_dump_json() for t in decision.tasks],
-        delayed=[(int(due * 1000), t.model_dump_json()) for due, t in decision.delayed],
-        deliveries=[(name, f.model_dump_json()) for name, f in decision.deliveries],
-        resumed_by=list(decision.resumed_by),
-    )

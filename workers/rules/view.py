@@ -1,0 +1,48 @@
+"""A job's rules as decided so far: parsed states, last sequence, resumes (pure).
+
+Built from the stored JSON once per batch; the fold moves it on event by event in memory,
+so the states decided on the way are neither encoded nor parsed back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from service.store.rule_state import StoredRules
+from workers.rules.config import Rule
+from workers.rules.engine import RuleState
+from workers.rules.state_codec import load_state
+
+
+@dataclass(frozen=True)
+class RulesView:
+    """Each rule's state, the last event decided, and how often each rule scheduled a resume."""
+
+    last_seq: int | None = None
+    states: Mapping[str, RuleState] = field(default_factory=dict)
+    resumes: Mapping[str, int] = field(default_factory=dict)
+
+    def state(self, rule_name: str) -> RuleState | None:
+        """The rule's state, or None (new rule, or written by an older version)."""
+        return self.states.get(rule_name)
+
+    def after(
+        self, seq: int, states: Mapping[str, RuleState], resumed_by: Sequence[str]
+    ) -> RulesView:
+        """The view once the event `seq` is decided with these states and resumes."""
+        resumes = dict(self.resumes)
+        for rule in resumed_by:
+            resumes[rule] = resumes.get(rule, 0) + 1
+        return RulesView(last_seq=seq, states={**self.states, **states}, resumes=resumes)
+
+
+def view_of(stored: StoredRules, rules: Iterable[Rule]) -> RulesView:
+    """What `stored` holds for `rules`, each state parsed once (through the codec's memo)."""
+    states: dict[str, RuleState] = {}
+    for rule in rules:
+        raw = stored.states.get(rule.name)
+        state = None if raw is None else load_state(raw)
+        if state is not None:
+            states[rule.name] = state
+    return RulesView(last_seq=stored.last_seq, states=states, resumes=stored.resumes)
