@@ -47,6 +47,9 @@ def chaos_env(redis_url: str, sim_url: str, rules_path: Path, secret: str) -> di
         "FTWATCH_CLAIM_IDLE_SECONDS": "2",
         "FTWATCH_RULE_TICK_INTERVAL": "1",
         "FTWATCH_UPSTREAM_TIMEOUT": "5",
+        # Retries every few seconds, nine attempts over ~19 s: a notice outlives any
+        # receiver outage of the plan (up to 8 s) and still settles within the run.
+        "FTWATCH_WEBHOOK_RETRY_DELAYS": "0.5s,1s,2s,3s,3s,3s,3s,3s",
         "FTWATCH_LOG_LEVEL": "info",
     }
 

@@ -8,8 +8,9 @@ Four kinds of disruption, at seeded moments inside the chaos window:
   truncated bodies) for `down` seconds;
 - receiver: the webhook receiver answers 500/503/429 or too slowly for `down` seconds.
 
-Receiver outages stay short (<= 3 s) and 10 s apart: the first webhook retry comes
-after 5 s (+-20%), the next after 30 s, so every delivery needs at most one retry.
+Receiver outages last 3-8 s, 10 s apart: with the chaos env's retry schedule
+(FTWATCH_WEBHOOK_RETRY_DELAYS, 0.5 s to 3 s apart) a notice sent into one fails
+several times and is delivered once the outage ends.
 """
 
 from __future__ import annotations
@@ -108,5 +109,6 @@ def build_plan(
         plan.append(Disruption(at, "upstream", round(rng.uniform(2.0, 5.0), 2), faults=faults))
     modes: list[ReceiverMode] = ["500", "503", "429", "slow"]
     for at in _spaced(rng, 2, 3.0, window - 2.0, 10.0):
-        plan.append(Disruption(at, "receiver", round(rng.uniform(1.5, 3.0), 2), rng.choice(modes)))
+        down = round(rng.uniform(3.0, 8.0), 2)  # several of the chaos schedule's retries
+        plan.append(Disruption(at, "receiver", down, rng.choice(modes)))
     return Plan(seed, window, sorted(plan, key=lambda d: d.at))

@@ -27,9 +27,10 @@ def test_every_kind_of_disruption_happens_inside_the_window(intensity: float) ->
     assert all(d.target != "api" for d in plan.disruptions if d.kind == "kill")
 
 
-def test_receiver_outages_are_short_and_far_apart() -> None:
-    # One webhook retry (5 s +-20% later) must land after the outage and before the next.
+def test_receiver_outages_outlast_several_retries_and_end_before_the_next() -> None:
+    # The chaos env retries after 0.5, 1, 2 and then every 3 s: an outage of 3 s or more
+    # fails a notice several times, and ends before the next outage starts.
     for seed in range(20):
         outages = [d for d in build_plan(seed, PROCESSES).disruptions if d.kind == "receiver"]
-        assert all(d.down <= 3.0 for d in outages)
+        assert all(3.0 <= d.down <= 8.0 for d in outages)
         assert all(b.at - a.at >= 10.0 for a, b in itertools.pairwise(outages))
