@@ -67,47 +67,45 @@ class RuleStateStore:
         return (await self.commit_many([(job_id, version, commit)]))[0]
 
     async def commit_many(self, commits: Sequence[tuple[str, str, Commit]]) -> list[bool]:
-        """Each (job, version, commit) written if still at its version, in one round trip.
+        """Each (job, version, commit) written if still at its version, in one script call.
 
         Each job's commit is atomic and guarded on its own; one losing its race does not
         hold back the others.
         """
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id, version, commit in commits:
-                await self._scripts.commit_rules(
-                    keys=_commit_keys(job_id),
-                    args=[version, json.dumps(self._plan(commit))],
-                    client=pipe,
-                )
-            replies: list[Any] = await pipe.execute()
-        return [bool(done) for done in replies]
-
-    def _plan(self, commit: Commit) -> dict[str, Any]:
-        return {
-            "seq": "" if commit.seq is None else str(commit.seq),
-            "states": commit.states,
-            "counters": [f"{_RESUMES}{rule}" for rule in commit.resumed_by],
-            "firings": commit.firings,
-            "tasks": commit.tasks,
-            "delayed": [[str(score), task] for score, task in commit.delayed],
-            "deliveries": [list(pair) for pair in commit.deliveries],
-            "dead": [list(pair) for pair in commit.dead],
-            "entries": commit.entries,
-            "group": self._group,
-            "audit_maxlen": str(AUDIT_MAXLEN),
-        }
+        if not commits:
+            return []
+        plans = [_plan(version, commit) for _, version, commit in commits]
+        written: Any = await self._scripts.commit_rules(
+            keys=[*_SHARED_KEYS, *(keys.rule_state(job_id) for job_id, _, _ in commits)],
+            args=[self._group, str(AUDIT_MAXLEN), json.dumps(plans)],
+        )
+        return [bool(done) for done in written]
 
 
-def _commit_keys(job_id: str) -> list[str]:
-    return [
-        keys.rule_state(job_id),
-        keys.EVENTS_STREAM,
-        keys.ACTIONS_STREAM,
-        keys.ACTION_QUEUE,
-        keys.DELAYED,
-        keys.DELIVERIES_STREAM,
-        keys.DEAD_EVENTS_STREAM,
-    ]
+# The keys every commit may write besides the jobs' state hashes (the script's KEYS 1-6).
+_SHARED_KEYS = (
+    keys.EVENTS_STREAM,
+    keys.ACTIONS_STREAM,
+    keys.ACTION_QUEUE,
+    keys.DELAYED,
+    keys.DELIVERIES_STREAM,
+    keys.DEAD_EVENTS_STREAM,
+)
+
+
+def _plan(version: str, commit: Commit) -> dict[str, Any]:
+    return {
+        "version": version,
+        "seq": "" if commit.seq is None else str(commit.seq),
+        "states": commit.states,
+        "counters": [f"{_RESUMES}{rule}" for rule in commit.resumed_by],
+        "firings": commit.firings,
+        "tasks": commit.tasks,
+        "delayed": [[str(score), task] for score, task in commit.delayed],
+        "deliveries": [list(pair) for pair in commit.deliveries],
+        "dead": [list(pair) for pair in commit.dead],
+        "entries": commit.entries,
+    }
 
 
 def _stored(raw: dict[str, str]) -> StoredRules:

@@ -27,7 +27,7 @@ VERDICT = Verdict(reason="because", values={"x": 1.0}, best=0.5, best_step=4, st
 
 
 def trigger(status: str = "running") -> Trigger:
-    return Trigger(job=JobFacts(id="ftjob-1", status=status, step=7), now=1000.0)
+    return Trigger(lambda: JobFacts(id="ftjob-1", status=status, step=7), now=1000.0)
 
 
 def decide(rule_name: str, *, status: str = "running", resumes: int = 0) -> Decision:

@@ -60,7 +60,7 @@ class Rig:
         entries: Any = await self.redis.xrange(keys.EVENTS_STREAM, f"({self.decided}", "+")
         for entry_id, fields in entries:
             (outcome,) = await self.worker.handle_batch([Entry(entry_id, fields)])
-            assert outcome is Disposition.DONE
+            assert outcome is Disposition.ACKED
             self.decided = entry_id
 
     async def pauses(self) -> int:
@@ -118,3 +118,14 @@ async def test_a_job_in_step_with_its_events_is_still_ticked(rig: Rig) -> None:
     assert await rig.ticker.tick_all() == 0  # the stalled clock starts
     rig.now += 3600
     assert await rig.ticker.tick_all() == 1  # quiet for an hour: stalled
+
+
+async def test_a_tick_that_changes_nothing_writes_nothing(rig: Rig) -> None:
+    for job_status in ("running", "queued"):  # the stalled clock runs, and is off
+        await rig.poll(job_status, [metrics(len(job_status), 1.0)])
+        await rig.decide()
+        await rig.ticker.tick_all()  # starts (or stops) the stalled clock
+        version = await rig.redis.hget(keys.rule_state(JOB), "_v")
+        rig.now += 1
+        await rig.ticker.tick_all()
+        assert await rig.redis.hget(keys.rule_state(JOB), "_v") == version

@@ -56,11 +56,11 @@ async def tasks(redis: aioredis.Redis) -> int:
 async def test_events_are_decided_in_sequence_once(
     worker: RuleWorker, redis: aioredis.Redis
 ) -> None:
-    assert await handle(worker, "1-0", entry(1, 1.0), 1) is Disposition.DONE
+    assert await handle(worker, "1-0", entry(1, 1.0), 1) is Disposition.ACKED
     assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.RETRY  # 2 not yet done
     assert await tasks(redis) == 0
-    assert await handle(worker, "2-0", entry(2, 1.0), 1) is Disposition.DONE
-    assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.DONE
+    assert await handle(worker, "2-0", entry(2, 1.0), 1) is Disposition.ACKED
+    assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.ACKED
     assert await tasks(redis) == 1
     assert await handle(worker, "3-0", entry(3, 9.0), 1) is Disposition.DONE  # redelivered
     assert await tasks(redis) == 1
@@ -71,7 +71,7 @@ async def test_a_lost_predecessor_is_given_up_after_redeliveries(
 ) -> None:
     await handle(worker, "1-0", entry(1, 1.0), 1)
     assert await handle(worker, "5-0", entry(5, 9.0), 1) is Disposition.RETRY
-    assert await handle(worker, "5-0", entry(5, 9.0), 2) is Disposition.DONE
+    assert await handle(worker, "5-0", entry(5, 9.0), 2) is Disposition.ACKED
     assert await tasks(redis) == 1
 
 
@@ -79,10 +79,10 @@ async def test_an_unreadable_event_is_parked_and_the_job_goes_on(
     worker: RuleWorker, redis: aioredis.Redis
 ) -> None:
     bad = {"j": JOB, "s": "1", "e": '{"job_id": "ftjob-1"}'}
-    assert await handle(worker, "1-0", bad, 1) is Disposition.DONE
+    assert await handle(worker, "1-0", bad, 1) is Disposition.ACKED
     ((_, dead),) = await redis.xrange(keys.DEAD_EVENTS_STREAM)
     assert "event_id" in dead["error"]
-    assert await handle(worker, "2-0", entry(2, 9.0), 1) is Disposition.DONE
+    assert await handle(worker, "2-0", entry(2, 9.0), 1) is Disposition.ACKED
     assert await tasks(redis) == 1
 
 
@@ -107,7 +107,7 @@ async def test_a_batch_decides_each_jobs_events_in_order_with_one_commit(
         Entry("2-0", entry(2, 1.0)),
     ]
     outcomes = await worker.handle_batch(batch)
-    assert outcomes == [Disposition.DONE] * 4
+    assert outcomes == [Disposition.ACKED] * 4
     assert await tasks(redis) == 2  # one cancel per job: the loss crossed 5 once for each
     stored = await RuleStateStore(redis, Scripts(redis), group="rules").load(JOB)
     assert stored.last_seq == 3
@@ -123,10 +123,10 @@ async def test_a_batch_waits_at_a_gap_and_decides_what_precedes_it(
         Entry("4-0", entry(4, 9.0), deliveries=5),  # however patient, it must not overtake 3
     ]
     outcomes = await worker.handle_batch(batch)
-    assert outcomes == [Disposition.DONE, Disposition.RETRY, Disposition.RETRY]
+    assert outcomes == [Disposition.ACKED, Disposition.RETRY, Disposition.RETRY]
     assert await tasks(redis) == 0
     outcomes = await worker.handle_batch([Entry("2-0", entry(2, 1.0)), *batch[1:]])
-    assert outcomes == [Disposition.DONE] * 3
+    assert outcomes == [Disposition.ACKED] * 3
     assert await tasks(redis) == 1
 
 
@@ -138,7 +138,7 @@ async def test_a_batch_acknowledges_what_it_committed(
         await redis.xadd(keys.EVENTS_STREAM, entry(seq, 1.0))  # type: ignore[arg-type]
     reply = await redis.xreadgroup("rules", "w1", {keys.EVENTS_STREAM: ">"}, count=10)
     read = [Entry(entry_id, fields) for entry_id, fields in reply[0][1]]
-    assert await worker.handle_batch(read) == [Disposition.DONE] * 3
+    assert await worker.handle_batch(read) == [Disposition.ACKED] * 3
     assert (await redis.xpending(keys.EVENTS_STREAM, "rules"))["pending"] == 0
 
 

@@ -135,7 +135,9 @@ def tick(
         new, verdict = status.observe(when.status, detector, job.status)
     else:
         return current, None
-    return _decide(rule, current.model_copy(update={"detector": new}), verdict, now)
+    if new is not current.detector:
+        current = current.model_copy(update={"detector": new})
+    return _decide(rule, current, verdict, now)
 
 
 def _track_status(state: RuleState, job_status: str | None) -> RuleState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from service.models.action import ActionName, ActionTask
 from service.models.event import NormalizedEvent
@@ -58,7 +59,7 @@ def decide_rules(
     for rule in rules:
         previous = view.state(rule.name)
         state, verdict = judge(rule, previous)
-        if state is not previous and state != previous:  # identity first: it is cheap
+        if _changed(state, previous):
             decision.states[rule.name] = state
         if verdict is not None:
             resumes = view.resumes.get(rule.name, 0)
@@ -66,14 +67,30 @@ def decide_rules(
     return decision
 
 
+def _changed(state: RuleState, previous: RuleState | None) -> bool:
+    """Whether `state` must be written: detectors and the engine hand back the very same
+    objects when nothing changed, and a new detector object is a change (comparing it
+    would cost more than writing it); only the engine's own fields are compared."""
+    if state is previous:
+        return False
+    if previous is None or state.detector is not previous.detector:
+        return True
+    return state != previous
+
+
 @dataclass(frozen=True)
 class Trigger:
     """Where a verdict came from: the event (if any), the job, the time, the source."""
 
-    job: JobFacts
+    facts: Callable[[], JobFacts]  # the job's facts, asked for only when a rule fires
     now: float
     source: str = "openai"
     event: NormalizedEvent | None = None
+
+    @cached_property
+    def job(self) -> JobFacts:
+        """The job's facts, built once and only when needed (most events fire nothing)."""
+        return self.facts()
 
 
 def fire(

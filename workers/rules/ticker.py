@@ -81,7 +81,7 @@ class RuleTicker:
             # The events carry the same statuses in order; the next tick looks again.
             return 0
         now = self._clock()
-        trigger = Trigger(job=facts_of_snapshot(job), now=now, source=job.source)
+        trigger = Trigger(lambda: facts_of_snapshot(job), now, source=job.source)
         view = view_of(stored, self._rules.rules)
         decision = decide_rules(
             self._rules.rules, view, lambda rule, prev: tick(rule, prev, job, now), trigger

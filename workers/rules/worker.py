@@ -47,7 +47,7 @@ class RuleWorker:
         self._clock = clock
 
     async def handle_batch(self, entries: Sequence[Entry]) -> list[Outcome]:
-        """Consumer handler: an entry is DONE once its decision is committed (and acked)."""
+        """Consumer handler: an entry is ACKED once its decision is committed with its ack."""
         by_job, foreign = job_entries(entries)
         # Not an entry this version wrote: nothing to order or decide.
         outcomes: dict[str, Outcome] = dict.fromkeys((e.id for e in foreign), Disposition.DONE)
@@ -69,8 +69,9 @@ class RuleWorker:
         writes = [fold for fold in folds if fold.commit.entries]
         done = await self._store.commit_many([(f.job_id, f.version, f.commit) for f in writes])
         for fold, committed in zip(writes, done, strict=True):
-            # A lost race: another worker decided first; the retry re-reads the state.
-            outcome = Disposition.DONE if committed else Disposition.RETRY
+            # Committed: the commit acknowledged its entries. A lost race: another worker
+            # decided first; the retry re-reads the state.
+            outcome = Disposition.ACKED if committed else Disposition.RETRY
             outcomes.update(dict.fromkeys(fold.commit.entries, outcome))
             for rule in fold.fired if committed else []:
                 self._metrics.rule_firings.labels(rule).inc()
@@ -107,7 +108,7 @@ class RuleWorker:
     def decide(self, view: RulesView, event: NormalizedEvent) -> Decision:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
-        trigger = Trigger(job=facts_of_event(event), now=now, source=event.source, event=event)
+        trigger = Trigger(lambda: facts_of_event(event), now, source=event.source, event=event)
         decision = decide_rules(
             self._rules.rules, view, lambda rule, prev: evaluate(rule, prev, event, now), trigger
         )

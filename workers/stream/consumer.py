@@ -36,6 +36,8 @@ class Disposition(Enum):
     """What became of an entry: acknowledge it, or leave it pending for a later try."""
 
     DONE = "done"
+    # Finished and acknowledged already, in the handler's own atomic write (saves an XACK).
+    ACKED = "acked"
     RETRY = "retry"
 
 
@@ -219,7 +221,7 @@ class StreamConsumer:
         pairs = list(zip(entries, outcomes, strict=True))
         await self._ack([entry.id for entry, outcome in pairs if outcome is Disposition.DONE])
         for entry, outcome in pairs:
-            if outcome is Disposition.DONE:
+            if outcome in (Disposition.DONE, Disposition.ACKED):
                 self._errors.pop(entry.id, None)
             elif isinstance(outcome, Failed):
                 self._remember(entry.id, outcome.error)

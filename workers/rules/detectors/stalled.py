@@ -39,11 +39,18 @@ def tick(
 ) -> tuple[StalledState, Verdict | None]:
     """Check the clock; a Verdict while the job has been quiet for at least `for`."""
     if job_status not in params.statuses:
-        return StalledState(), None
+        quiet_state = state.since is None and not state.active
+        return (state if quiet_state else StalledState()), None
     since = state.since if state.since is not None else now
     quiet_from = since if last_event_at is None else max(since, last_event_at)
     quiet = max(now - quiet_from, 0.0)
-    new = StalledState(since=since, active=quiet >= params.for_)
+    active = quiet >= params.for_
+    # The same object when nothing changed: the ticker writes only changed states.
+    new = (
+        state
+        if (state.since, state.active) == (since, active)
+        else StalledState(since=since, active=active)
+    )
     if not new.active:
         return new, None
     return new, Verdict(
