@@ -171,3 +171,23 @@ async def _pending_is(consumer: StreamConsumer, count: int) -> bool:
 
 async def _dead_count(redis: aioredis.Redis, count: int) -> bool:
     return int(await redis.xlen(DEAD)) == count
+
+
+async def test_acked_entries_are_left_to_the_handlers_own_acknowledgement(
+    redis: aioredis.Redis,
+) -> None:
+    async def claims_acked_without_acking(entries: Sequence[Entry]) -> list[Outcome]:
+        seen.extend(e.fields["n"] for e in entries)
+        return [Disposition.ACKED] * len(entries)
+
+    seen: list[str] = []
+    consumer = StreamConsumer(
+        redis, config("c1", claim_idle_ms=60_000), claims_acked_without_acking
+    )
+    async with running(consumer):
+        await add(redis, 1)
+        await eventually(lambda: _equals(seen, ["1"]))
+        await add(redis, 2)  # read after the first batch was finished, acks included
+        await eventually(lambda: _equals(seen, ["1", "2"]))
+        assert await consumer.pending() == 2  # no XACK of the consumer's own
+    assert seen == ["1", "2"]  # each finished once: not retried
