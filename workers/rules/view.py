@@ -31,10 +31,15 @@ class RulesView:
         self, seq: int, states: Mapping[str, RuleState], resumed_by: Sequence[str]
     ) -> RulesView:
         """The view once the event `seq` is decided with these states and resumes."""
-        resumes = dict(self.resumes)
-        for rule in resumed_by:
-            resumes[rule] = resumes.get(rule, 0) + 1
-        return RulesView(last_seq=seq, states={**self.states, **states}, resumes=resumes)
+        # Called once per event: most events change a state or two and schedule no resume,
+        # so copy only what changed.
+        resumes = self.resumes
+        if resumed_by:
+            resumes = dict(resumes)
+            for rule in resumed_by:
+                resumes[rule] = resumes.get(rule, 0) + 1
+        merged = {**self.states, **states} if states else self.states
+        return RulesView(last_seq=seq, states=merged, resumes=resumes)
 
 
 def view_of(stored: StoredRules, rules: Iterable[Rule]) -> RulesView:
