@@ -42,7 +42,7 @@ from service.metrics import Metrics
 from service.models.event import NormalizedEvent
 from service.store import keys
 from service.store.connection import connect_redis
-from service.store.rule_state import Commit, RuleStateStore, StoredRules
+from service.store.rule_state import RuleStateStore
 from service.store.scripts import Scripts
 from simulator.app import create_app as create_simulator
 from simulator.platform import Platform
@@ -50,6 +50,7 @@ from simulator.presets import generate_scenario
 from tests.support import served
 from workers.rules.fold import job_entries
 from workers.rules.loading import default_rules
+from workers.rules.view import RulesView
 from workers.rules.worker import RuleWorker
 from workers.stream.consumer import Entry
 
@@ -131,27 +132,18 @@ def evaluation_only(url: str, entries: list[dict[str, str]]) -> Result:
     worker = RuleWorker(
         default_rules(), RuleStateStore(client, Scripts(client), group=GROUP), Metrics()
     )
-    stored: dict[str, StoredRules] = {}
+    views: dict[str, RulesView] = {}  # as the worker holds the views it committed
     batch = [Entry(f"{n}-0", fields) for n, fields in enumerate(entries)]
     cpu0 = time.process_time()
     started = time.perf_counter()
     for offset in range(0, len(batch), RAW_BATCH):
         by_job, _ = job_entries(batch[offset : offset + RAW_BATCH])
         for job_id, pairs in by_job.items():
-            state = stored.get(job_id) or StoredRules("0", None, {}, {})
-            stored[job_id] = _written(state, worker.fold(job_id, state, pairs).commit)
+            fold = worker.fold(job_id, "0", views.get(job_id) or RulesView(), pairs)
+            views[job_id] = fold.view or views.get(job_id) or RulesView()
     seconds = time.perf_counter() - started
     name = "rule evaluation alone (default rules, in memory, no Redis)"
     return Result(name, len(batch), seconds, time.process_time() - cpu0)
-
-
-def _written(stored: StoredRules, commit: Commit) -> StoredRules:
-    """The job's state as the next batch would load it once `commit` is written."""
-    resumes = dict(stored.resumes)
-    for rule in commit.resumed_by:
-        resumes[rule] = resumes.get(rule, 0) + 1
-    last_seq = stored.last_seq if commit.seq is None else commit.seq
-    return StoredRules(stored.version, last_seq, {**stored.states, **commit.states}, resumes)
 
 
 def raw_entries(per_job: dict[str, list[NormalizedEvent]]) -> list[dict[str, str]]:

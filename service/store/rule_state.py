@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +17,10 @@ from service.store.scripts import Scripts
 # Audit log length bound: a year of firings for hundreds of jobs, a few hundred MB at most.
 AUDIT_MAXLEN = 100_000
 _RESUMES = "_resumes:"
+# Versions are "<commits>.<nonce><n>": the count for people, the rest unique to this
+# process's commits, so equal versions mean equal states (see load_rules.lua).
+_NONCE = secrets.token_hex(6)
+_serial = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -54,20 +60,28 @@ class RuleStateStore:
         raw: Any = await self._redis.hgetall(keys.rule_state(job_id))
         return _stored(raw)
 
-    async def load_many(self, job_ids: Sequence[str]) -> list[StoredRules]:
-        """Several jobs' states in one round trip (a pipeline, not a transaction)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.hgetall(keys.rule_state(job_id))
-            replies: list[Any] = await pipe.execute()
-        return [_stored(raw) for raw in replies]
+    async def load_many(
+        self, job_ids: Sequence[str], held: Sequence[str | None] | None = None
+    ) -> list[StoredRules | None]:
+        """Several jobs' states in one round trip; None where `held` (the version the
+        caller holds, per job) is still the stored one."""
+        versions = list(held) if held is not None else [None] * len(job_ids)
+        if not job_ids:
+            return []
+        replies: Any = await self._scripts.load_rules(
+            keys=[keys.rule_state(job_id) for job_id in job_ids],
+            args=[version or "" for version in versions],
+        )
+        return [None if flat is None else _stored(_pairs(flat)) for flat in replies]
 
-    async def commit(self, job_id: str, version: str, commit: Commit) -> bool:
-        """Write `commit` if the state is still at `version`; False when someone was first."""
+    async def commit(self, job_id: str, version: str, commit: Commit) -> str | None:
+        """Write `commit` if the state is still at `version`: the new version, or None
+        when someone was first."""
         return (await self.commit_many([(job_id, version, commit)]))[0]
 
-    async def commit_many(self, commits: Sequence[tuple[str, str, Commit]]) -> list[bool]:
-        """Each (job, version, commit) written if still at its version, in one script call.
+    async def commit_many(self, commits: Sequence[tuple[str, str, Commit]]) -> list[str | None]:
+        """Each (job, version, commit) written if still at its version, in one script call:
+        per job, its new version or None (lost the race).
 
         Each job's commit is atomic and guarded on its own; one losing its race does not
         hold back the others.
@@ -79,7 +93,7 @@ class RuleStateStore:
             keys=[*_SHARED_KEYS, *(keys.rule_state(job_id) for job_id, _, _ in commits)],
             args=[self._group, str(AUDIT_MAXLEN), json.dumps(plans)],
         )
-        return [bool(done) for done in written]
+        return [plan["next"] if done else None for plan, done in zip(plans, written, strict=True)]
 
 
 # The keys every commit may write besides the jobs' state hashes (the script's KEYS 1-6).
@@ -93,9 +107,17 @@ _SHARED_KEYS = (
 )
 
 
+def next_version(version: str) -> str:
+    """A new version after `version`: one more commit, unique to this process's call."""
+    count, _, _ = version.partition(".")
+    commits = int(count) + 1 if count.isdigit() else 1
+    return f"{commits}.{_NONCE}{next(_serial):x}"
+
+
 def _plan(version: str, commit: Commit) -> dict[str, Any]:
     return {
         "version": version,
+        "next": next_version(version),
         "seq": "" if commit.seq is None else str(commit.seq),
         "states": commit.states,
         "counters": [f"{_RESUMES}{rule}" for rule in commit.resumed_by],
@@ -106,6 +128,11 @@ def _plan(version: str, commit: Commit) -> dict[str, Any]:
         "dead": [list(pair) for pair in commit.dead],
         "entries": commit.entries,
     }
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """HGETALL's field/value list (as a script returns it) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _stored(raw: dict[str, str]) -> StoredRules:

@@ -35,6 +35,7 @@ class JobFold:
     fired: list[str] = field(default_factory=list)  # rules fired, for the metric
     skipped: dict[str, Disposition] = field(default_factory=dict)  # entry id: outcome
     gaps: list[int] = field(default_factory=list)  # events found missing before a decided one
+    view: RulesView | None = None  # the view once the commit is written (None: unchanged)
 
 
 def fold_job(
@@ -56,6 +57,7 @@ def fold_job(
         fold.commit = encode(decided, view.last_seq)
         fold.commit.entries = [entry.id for _, entry in ready]
         fold.fired = [firing.rule for firing in decided.firings]
+        fold.view = view
     return fold
 
 

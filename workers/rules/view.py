@@ -6,6 +6,7 @@ so the states decided on the way are neither encoded nor parsed back.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -51,3 +52,38 @@ def view_of(stored: StoredRules, rules: Iterable[Rule]) -> RulesView:
         if state is not None:
             states[rule.name] = state
     return RulesView(last_seq=stored.last_seq, states=states, resumes=stored.resumes)
+
+
+# Every job of a few busy batches; a view is the states the codec remembers anyway.
+HELD_JOBS = 10_000
+
+
+class HeldViews:
+    """The views a worker committed last, by job, with the version the commit wrote.
+
+    Only a hint: the store hands back the stored state whenever its version differs
+    (another worker or the ticker committed since), so a stale view is never used.
+    """
+
+    def __init__(self, limit: int = HELD_JOBS) -> None:
+        self._limit = limit
+        self._views: OrderedDict[str, tuple[str, RulesView]] = OrderedDict()
+
+    def version(self, job_id: str) -> str | None:
+        held = self._views.get(job_id)
+        return held[0] if held is not None else None
+
+    def get(self, job_id: str) -> tuple[str, RulesView] | None:
+        held = self._views.get(job_id)
+        if held is not None:
+            self._views.move_to_end(job_id)
+        return held
+
+    def put(self, job_id: str, version: str, view: RulesView) -> None:
+        self._views[job_id] = (version, view)
+        self._views.move_to_end(job_id)
+        if len(self._views) > self._limit:
+            self._views.popitem(last=False)
+
+    def drop(self, job_id: str) -> None:
+        self._views.pop(job_id, None)

@@ -3,9 +3,10 @@
 Several workers share one consumer group, so two events of a job may reach two workers
 at once. Order is kept by the per-job sequence each entry carries (`s`): an event is
 decided only right after its predecessor; a later one waits (RETRY) until then. Each
-read is handled whole: every job's state loaded in one round trip, its events folded in
-order in memory, and one commit per job written in one more round trip. A commit is
-guarded by the state's version, so one decision per event, whatever races.
+read is handled whole: every job's state loaded in one round trip (but those still at
+the version this worker committed last: it holds those), its events folded in order in
+memory, and one commit per job written in one more round trip. A commit is guarded by
+the state's version, so one decision per event, whatever races.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from workers.rules.firings import facts_of_event
 from workers.rules.fold import JobFold, fold_job, job_entries
 from workers.rules.plan import Decision, Trigger, decide_rules
 from workers.rules.resolve import resolve_notices, resolve_reason
-from workers.rules.view import RulesView, view_of
+from workers.rules.view import HeldViews, RulesView, view_of
 from workers.stream.consumer import Disposition, Entry, Failed, Fields, Outcome
 
 log = structlog.get_logger(__name__)
@@ -45,19 +46,24 @@ class RuleWorker:
         self._store = store
         self._metrics = metrics
         self._clock = clock
+        self._held = HeldViews()
 
     async def handle_batch(self, entries: Sequence[Entry]) -> list[Outcome]:
         """Consumer handler: an entry is ACKED once its decision is committed with its ack."""
         by_job, foreign = job_entries(entries)
         # Not an entry this version wrote: nothing to order or decide.
         outcomes: dict[str, Outcome] = dict.fromkeys((e.id for e in foreign), Disposition.DONE)
-        states = await self._store.load_many(list(by_job))
+        held = {job_id: self._held.get(job_id) for job_id in by_job}
+        loaded = await self._store.load_many(
+            list(by_job), [h[0] if h is not None else None for h in held.values()]
+        )
         folds: list[JobFold] = []
-        for (job_id, pairs), stored in zip(by_job.items(), states, strict=True):
+        for (job_id, pairs), stored in zip(by_job.items(), loaded, strict=True):
             try:
-                folds.append(self.fold(job_id, stored, pairs))
+                folds.append(self.fold(job_id, *self._start(stored, held[job_id]), pairs))
             except Exception as exc:  # a bug on one job's events must not hold up the rest
                 log.exception("job_events_failed", job_id=job_id)
+                self._held.drop(job_id)
                 failed = Failed(f"{exc.__class__.__name__}: {exc}")
                 outcomes.update(dict.fromkeys((e.id for _, e in pairs), failed))
         outcomes.update(await self._commit(folds))
@@ -68,12 +74,13 @@ class RuleWorker:
         outcomes: dict[str, Outcome] = {}
         writes = [fold for fold in folds if fold.commit.entries]
         done = await self._store.commit_many([(f.job_id, f.version, f.commit) for f in writes])
-        for fold, committed in zip(writes, done, strict=True):
+        for fold, version in zip(writes, done, strict=True):
             # Committed: the commit acknowledged its entries. A lost race: another worker
             # decided first; the retry re-reads the state.
-            outcome = Disposition.ACKED if committed else Disposition.RETRY
+            outcome = Disposition.ACKED if version is not None else Disposition.RETRY
             outcomes.update(dict.fromkeys(fold.commit.entries, outcome))
-            for rule in fold.fired if committed else []:
+            self._hold(fold, version)
+            for rule in fold.fired if version is not None else []:
                 self._metrics.rule_firings.labels(rule).inc()
         for fold in folds:
             outcomes.update(fold.skipped)
@@ -86,10 +93,29 @@ class RuleWorker:
                 )
         return outcomes
 
-    def fold(self, job_id: str, stored: StoredRules, pairs: Sequence[tuple[int, Entry]]) -> JobFold:
-        """One job's entries of a batch (sequence, entry) decided in order on `stored`."""
-        view = view_of(stored, self._rules.rules)
-        return fold_job(job_id, stored.version, view, pairs, self.decide_entry)
+    def _start(
+        self, stored: StoredRules | None, held: tuple[str, RulesView] | None
+    ) -> tuple[str, RulesView]:
+        """The version and view a job's fold starts from: the stored ones, or (None: the
+        store still holds the version this worker committed last) the held ones."""
+        if stored is not None:
+            return stored.version, view_of(stored, self._rules.rules)
+        if held is None:
+            raise RuntimeError("the store answered 'unchanged' for a version never sent")
+        return held
+
+    def _hold(self, fold: JobFold, version: str | None) -> None:
+        """Keep the committed view for the job's next batch (forget it after a lost race)."""
+        if version is not None and fold.view is not None:
+            self._held.put(fold.job_id, version, fold.view)
+        else:
+            self._held.drop(fold.job_id)
+
+    def fold(
+        self, job_id: str, version: str, view: RulesView, pairs: Sequence[tuple[int, Entry]]
+    ) -> JobFold:
+        """One job's entries of a batch (sequence, entry) decided in order on `view`."""
+        return fold_job(job_id, version, view, pairs, self.decide_entry)
 
     def decide_entry(self, view: RulesView, fields: Fields) -> Decision:
         """One entry (its event JSON) decided on `view`; pure but the clock."""

@@ -9,13 +9,16 @@
 -- ARGV: 1 group, 2 audit maxlen, 3 JSON list of plans, one per state hash, in order
 --       (leaves are strings: inner JSON stays opaque, so NaN inside a state never meets
 --       cjson)
+-- A plan's `next` is the version it writes: unique (the caller's process nonce and
+-- counter), so a version seen again means the very same states, even across a Redis
+-- restart that lost them (a count alone would start again and repeat).
 -- Returns: one 1 (written) or 0 (version moved) per job.
 local function apply(state, plan)
   local version = redis.call('HGET', state, '_v') or '0'
   if version ~= plan.version then
     return 0
   end
-  redis.call('HSET', state, '_v', tonumber(version) + 1)
+  redis.call('HSET', state, '_v', plan.next)
   if plan.seq ~= '' then
     redis.call('HSET', state, '_seq', plan.seq)
   end
