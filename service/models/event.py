@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +34,7 @@ class NormalizedEvent(BaseModel):
     source: Source = "openai"
     metrics: dict[str, float] = Field(default_factory=dict)
 
-    @property
+    @cached_property  # every detector asks; an event is frozen, so it cannot change
     def step(self) -> int | None:
         """The training step of a metrics event, when it names one."""
         value = self.metrics.get("step")

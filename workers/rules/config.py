@@ -104,6 +104,8 @@ class Match(StrictModel):
             model is None or not any(fnmatchcase(model, glob) for glob in self.model)
         ):
             return False
+        if not self.metadata:
+            return True
         given = metadata or {}
         return all(given.get(key) == value for key, value in self.metadata.items())
 

@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
@@ -35,6 +35,7 @@ from workers.rules.detectors.plateau import PlateauState
 from workers.rules.detectors.stalled import StalledState
 from workers.rules.detectors.status import StatusState
 from workers.rules.detectors.threshold import ThresholdState
+from workers.rules.frozen import FrozenState
 from workers.rules.when import (
     ErrorRateWhen,
     PlateauWhen,
@@ -55,10 +56,8 @@ _INITIAL: dict[str, Callable[[], DetectorStates]] = {
 }
 
 
-class RuleState(BaseModel):
+class RuleState(FrozenState):
     """Everything the engine remembers about one rule for one job."""
-
-    model_config = ConfigDict(ser_json_inf_nan="constants", frozen=True, extra="forbid")
 
     detector: AnyDetectorState
     armed: bool = True  # False from a firing until the condition clears or the job resumes
@@ -97,7 +96,7 @@ def on_resumed(state: RuleState) -> RuleState:
     update: dict[str, object] = {"detector": state.detector.rearmed()}
     if not state.armed:
         update |= {"armed": True, "episode": state.episode + 1}
-    return state.model_copy(update=update)
+    return state.replace(**update)
 
 
 def evaluate(
@@ -110,7 +109,7 @@ def evaluate(
     current = _track_status(current, event.status)
     detector, verdict = _step(rule.when, current.detector, event)
     if detector is not current.detector:  # most events leave most detectors as they were
-        current = current.model_copy(update={"detector": detector})
+        current = current.replace(detector=detector)
     return _decide(rule, current, verdict, now)
 
 
@@ -136,7 +135,7 @@ def tick(
     else:
         return current, None
     if new is not current.detector:
-        current = current.model_copy(update={"detector": new})
+        current = current.replace(detector=new)
     return _decide(rule, current, verdict, now)
 
 
@@ -148,7 +147,7 @@ def _track_status(state: RuleState, job_status: str | None) -> RuleState:
         and job_status not in TERMINAL_STATUSES
         and job_status not in {"paused", "pausing"}
     )
-    state = state.model_copy(update={"last_status": job_status})
+    state = state.replace(last_status=job_status)
     return on_resumed(state) if resumed else state
 
 
@@ -174,18 +173,16 @@ def _decide(
     """Apply once-per-episode, re-arming and cooldown to the detector's verdict."""
     if not state.armed:
         if not state.detector.active:
-            state = state.model_copy(update={"armed": True, "episode": state.episode + 1})
+            state = state.replace(armed=True, episode=state.episode + 1)
         return state, None
     if verdict is None:
         return state, None
     if state.cooldown_until is not None and now < state.cooldown_until:
         return state, None
-    fired = state.model_copy(
-        update={
-            "armed": False,
-            "fired_count": state.fired_count + 1,
-            "last_fired_at": now,
-            "cooldown_until": now + rule.cooldown if rule.cooldown else None,
-        }
+    fired = state.replace(
+        armed=False,
+        fired_count=state.fired_count + 1,
+        last_fired_at=now,
+        cooldown_until=now + rule.cooldown if rule.cooldown else None,
     )
     return fired, verdict

@@ -78,7 +78,7 @@ def _changed(state: RuleState, previous: RuleState | None) -> bool:
     return state != previous
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: built for every event, and frozen dataclasses are slow to build
 class Trigger:
     """Where a verdict came from: the event (if any), the job, the time, the source."""
 

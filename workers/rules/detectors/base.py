@@ -8,22 +8,21 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.models.event import NormalizedEvent
+from workers.rules.frozen import FrozenState
 
 
-class DetectorState(BaseModel):
+class DetectorState(FrozenState):
     """A detector's whole memory for one (rule, job); JSON with NaN/inf as constants.
 
     `active` is the condition as the detector last judged it (with any hysteresis):
     the engine re-arms a fired rule only once `active` is False again.
     """
 
-    model_config = ConfigDict(ser_json_inf_nan="constants", extra="forbid", frozen=True)
-
     active: bool = False
 
     def rearmed(self) -> Self:
         """The state after a resume: condition cleared (subclasses reset more)."""
-        return self.model_copy(update={"active": False})
+        return self.replace(active=False)
 
 
 class Verdict(BaseModel):

@@ -53,27 +53,32 @@ class ErrorRateState(DetectorState):
 
     def rearmed(self) -> ErrorRateState:
         """After a resume: judge the job on fresh steps only."""
-        return self.model_copy(update={"active": False, "window": []})
+        return self.replace(active=False, window=[])
 
 
 def grader_rates(metrics: dict[str, float]) -> dict[str, float]:
     """Each grader's summed train_*_error_mean rate in one event (finite values only)."""
     parts: dict[str, list[float]] = defaultdict(list)
     top: list[float] = []
-    for key, value in metrics.items():
+    for key, grader in _rate_keys(tuple(metrics)):
+        value = metrics[key]
         if not math.isfinite(value):
             continue
-        grader = _grader_of(key)
         if grader == _TOP:
             top.append(value)
-        elif grader is not None:
+        else:
             parts[grader].append(value)
     if not parts and top:
         parts[ALL_GRADERS] = top
     return {grader: math.fsum(values) for grader, values in parts.items()}
 
 
-@functools.lru_cache(maxsize=4096)  # a job's metric names repeat on every step
+@functools.lru_cache(maxsize=1024)  # a job reports the same metric names on every step
+def _rate_keys(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The error rates among the metric `names`, each with its grader (_TOP: top-level)."""
+    return tuple((name, grader) for name in names if (grader := _grader_of(name)) is not None)
+
+
 def _grader_of(key: str) -> str | None:
     """The grader whose error rate `key` is (_TOP: a top-level rate), or None."""
     if key.startswith(_PREFIX):
@@ -111,12 +116,8 @@ def step(
         active = True
     elif worst < params.clear_level:
         active = False
-    new = state.model_copy(
-        update={
-            "window": window,
-            "active": active,
-            "last_step": later_step(event.step, state.last_step),
-        }
+    new = state.replace(
+        window=window, active=active, last_step=later_step(event.step, state.last_step)
     )
     if not (full and active and worst > params.threshold):
         return new, None

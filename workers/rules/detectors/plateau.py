@@ -43,7 +43,7 @@ class PlateauState(DetectorState):
 
     def rearmed(self) -> PlateauState:
         """After a resume: keep the best, give the job `patience` fresh evaluations."""
-        return self.model_copy(update={"active": False, "wait": 0})
+        return self.replace(active=False, wait=0)
 
 
 def better(mode: str, value: float, than: float | None) -> bool:
@@ -89,21 +89,25 @@ def step(
     value = ema if math.isfinite(raw) and ema is not None else raw
     best = state.best if state.best is not None else params.baseline
     warmup = event.step is not None and event.step < params.warmup_steps
-    update: dict[str, object] = {
-        "ema": ema,
-        "last_step": later_step(event.step, state.last_step),
-        "evaluations": state.evaluations + 1,
-    }
+    update: dict[str, object] = {}
+    wait = state.wait
     if better(params.mode, value, state.peak):
         update |= {"peak": value, "peak_step": event.step}
     if warmup and better(params.mode, value, best):
         update |= {"best": value, "best_step": event.step}
     elif not warmup and improves(params, value, best):
-        update |= {"best": value, "best_step": event.step, "wait": 0}
+        update |= {"best": value, "best_step": event.step}
+        wait = 0
     elif not warmup:
-        update["wait"] = state.wait + 1
-    new = state.model_copy(update=update)
-    new = new.model_copy(update={"active": new.wait >= params.patience})
+        wait += 1
+    new = state.replace(
+        **update,
+        ema=ema,
+        last_step=later_step(event.step, state.last_step),
+        evaluations=state.evaluations + 1,
+        wait=wait,
+        active=wait >= params.patience,
+    )
     return new, (_verdict(params, new, raw, value, event.step) if new.active else None)
 
 

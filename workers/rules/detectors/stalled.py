@@ -27,7 +27,7 @@ class StalledState(DetectorState):
     since: float | None = None
 
     def rearmed(self) -> StalledState:
-        return self.model_copy(update={"active": False, "since": None})
+        return self.replace(active=False, since=None)
 
 
 def tick(
@@ -68,4 +68,4 @@ def step(
 ) -> tuple[StalledState, Verdict | None]:
     """An event: the job talks, so the condition clears (the clock runs from it)."""
     del params, event
-    return (state.model_copy(update={"active": False}) if state.active else state), None
+    return (state.replace(active=False) if state.active else state), None

@@ -20,7 +20,7 @@ class StatusState(DetectorState):
     status: str | None = None
 
     def rearmed(self) -> StatusState:
-        return self.model_copy(update={"active": False})
+        return self.replace(active=False)
 
 
 def observe(

@@ -33,7 +33,7 @@ class ThresholdState(DetectorState):
     last_step: int | None = None
 
     def rearmed(self) -> ThresholdState:
-        return self.model_copy(update={"active": False, "streak": 0})
+        return self.replace(active=False, streak=0)
 
 
 def lower_is_better(params: Threshold) -> bool:
@@ -79,13 +79,11 @@ def step(
         return state, None
     how = breach(params, value)
     streak = state.streak + 1 if how else 0
-    new = state.model_copy(
-        update={
-            "streak": streak,
-            "active": streak >= params.consecutive,
-            "last_step": later_step(event.step, state.last_step),
-            **_best(params, state, value, event.step),
-        }
+    new = state.replace(
+        streak=streak,
+        active=streak >= params.consecutive,
+        last_step=later_step(event.step, state.last_step),
+        **_best(params, state, value, event.step),
     )
     if not new.active or how is None:
         return new, None
