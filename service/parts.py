@@ -45,6 +45,12 @@ log = structlog.get_logger(__name__)
 # default 30 s grace period so the process exits 0 before it is killed.
 LOOP_STOP_TIMEOUT = 15.0
 RULES_GROUP = "rules"
+# Entries per read of the rules consumer when a backlog exists (a caught-up read takes
+# what there is). A batch's cost is mostly per job (one state loaded, one commit
+# written), so a backlog is drained fastest when each job has several events in a
+# batch: 500 made bench.pipeline's one worker ~20% faster than 100, and one batch's
+# commit script still runs in a few milliseconds.
+RULES_BATCH = 500
 ACTIONS_GROUP = "actions"
 
 
@@ -126,6 +132,7 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
             name,
             store_keys.DEAD_EVENTS_STREAM,
             claim_idle_ms=idle_ms,
+            batch=RULES_BATCH,
         ),
         RuleWorker(rules, store, metrics).handle_batch,
     )

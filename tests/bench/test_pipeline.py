@@ -33,5 +33,5 @@ async def test_the_pipeline_benchmark_processes_every_event(tmp_path: Path) -> N
     # All parsed / all decided / all acknowledged.
     assert raw.events == raw_async.events == alone.events == len(entries) == ours.events
     assert ours.seconds > 0
-    text = report([raw, raw_async, alone, ours], len(entries))
+    text = report([[raw, raw_async, alone, ours]], len(entries))
     assert "ftwatch, 1 worker process" in text and "| raw redis-py loop" in text
