@@ -181,3 +181,30 @@ async def test_after_redis_lost_the_state_a_worker_starts_from_what_is_stored(
     # The first worker holds event 2 as decided; Redis does not: decided again, not skipped.
     assert await handle(first, "2-0", entry(2, 9.0)) is Disposition.ACKED
     assert await tasks(redis) == 1
+
+
+async def test_a_status_event_read_from_the_stream_resolves_the_open_incident(
+    redis: aioredis.Redis,
+) -> None:
+    rules = parse_rules_text("""
+rules:
+  - name: divergence
+    when: {threshold: {metric: train_loss, above: 5}}
+    do: [pause, {notify: log}]
+""")
+    worker = RuleWorker(rules, RuleStateStore(redis, Scripts(redis), group="rules"), Metrics())
+    resumed = NormalizedEvent(
+        job_id=JOB,
+        event_id="ev-status",
+        created_at=2,
+        type="status",
+        status="running",
+        data={"from": "paused", "to": "running"},  # only status events are read with data
+    )
+    status_entry = {"j": JOB, "s": "2", "e": resumed.model_dump_json()}
+    batch = [Entry("1-0", entry(1, 9.0)), Entry("2-0", status_entry)]
+    assert await worker.handle_batch(batch) == [Disposition.ACKED] * 2
+    notices = [fields["f"] for _, fields in await redis.xrange(keys.DELIVERIES_STREAM)]
+    assert len(notices) == 2  # the firing, then its resolve notice
+    assert '"resolved":true' in notices[1]
+    assert "job resumed" in notices[1]

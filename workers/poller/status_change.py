@@ -6,7 +6,7 @@ event; rules (completion, re-arming after a resume) still need to see it, in ord
 
 from __future__ import annotations
 
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.job import JobSnapshot
 from service.upstream.models import Job
 
@@ -23,7 +23,7 @@ def status_change(job: Job, previous: JobSnapshot, now: float) -> NormalizedEven
         event_id=f"ftwatch-status-{stamp}-{job.status}"[:256],
         created_at=int(now),
         level="info",
-        type="status",
+        type=STATUS_EVENT,
         message=f"status changed from {previous.status} to {job.status}",
         data={"from": previous.status, "to": job.status},
         method=job.method_type,

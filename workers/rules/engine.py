@@ -24,7 +24,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from service.models.job import JobSnapshot
 from service.upstream.models import TERMINAL_STATUSES
 from workers.rules.config import Rule
@@ -100,7 +100,7 @@ def on_resumed(state: RuleState) -> RuleState:
 
 
 def evaluate(
-    rule: Rule, state: RuleState | None, event: NormalizedEvent, now: float
+    rule: Rule, state: RuleState | None, event: EventFacts, now: float
 ) -> tuple[RuleState, Verdict | None]:
     """Feed one event of a job to one rule; a Verdict when the rule fires now."""
     current = fit_state(rule, state)
@@ -152,7 +152,7 @@ def _track_status(state: RuleState, job_status: str | None) -> RuleState:
 
 
 def _step(
-    when: When, detector: AnyDetectorState, event: NormalizedEvent
+    when: When, detector: AnyDetectorState, event: EventFacts
 ) -> tuple[AnyDetectorState, Verdict | None]:
     if isinstance(when, PlateauWhen) and isinstance(detector, PlateauState):
         return plateau.step(when.plateau, detector, event)

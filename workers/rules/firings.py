@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from service.models.firing import Firing, JobFacts
 from service.models.job import JobSnapshot
 from workers.rules.config import Rule
@@ -10,7 +10,7 @@ from workers.rules.detectors.base import Verdict
 from workers.rules.engine import RuleState, firing_id
 
 
-def facts_of_event(event: NormalizedEvent) -> JobFacts:
+def facts_of_event(event: EventFacts) -> JobFacts:
     """The job as an event shows it."""
     return JobFacts(
         id=event.job_id,
@@ -42,7 +42,7 @@ def build_firing(
     *,
     job: JobFacts,
     fired_at: float,
-    event: NormalizedEvent | None = None,
+    event: EventFacts | None = None,
 ) -> Firing:
     """The firing of `rule` decided by `verdict`; `state` is the one `evaluate` returned."""
     return Firing(

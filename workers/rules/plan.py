@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from service.models.action import ActionName, ActionTask
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from service.models.firing import ActionResult, Firing, FiringType, JobFacts
 from service.upstream.models import TERMINAL_STATUSES
 from workers.rules.actions_spec import (
@@ -85,7 +85,7 @@ class Trigger:
     facts: Callable[[], JobFacts]  # the job's facts, asked for only when a rule fires
     now: float
     source: str = "openai"
-    event: NormalizedEvent | None = None
+    event: EventFacts | None = None
 
     @cached_property
     def job(self) -> JobFacts:

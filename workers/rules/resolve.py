@@ -6,7 +6,7 @@ otherwise; standard and Slack receivers drop these notices (workers/notify).
 
 from __future__ import annotations
 
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, EventFacts, NormalizedEvent
 from service.models.firing import Firing
 from service.upstream.models import TERMINAL_STATUSES
 from workers.rules.actions_spec import NotifyAction
@@ -18,9 +18,11 @@ from workers.rules.firings import facts_of_event
 _STILL_PAUSED = frozenset({"paused", "pausing"})
 
 
-def resolve_reason(event: NormalizedEvent) -> str | None:
+def resolve_reason(event: EventFacts) -> str | None:
     """Why open incidents of this job end with `event` (a status change), or None."""
-    if event.type != "status" or not isinstance(event.data, dict):
+    if not isinstance(event, NormalizedEvent) or event.type != STATUS_EVENT:
+        return None
+    if not isinstance(event.data, dict):
         return None
     before, after = event.data.get("from"), event.data.get("to")
     if after in TERMINAL_STATUSES:
@@ -31,7 +33,7 @@ def resolve_reason(event: NormalizedEvent) -> str | None:
 
 
 def resolve_notices(
-    rule: Rule, previous: RuleState | None, event: NormalizedEvent, reason: str, now: float
+    rule: Rule, previous: RuleState | None, event: EventFacts, reason: str, now: float
 ) -> list[tuple[str, Firing]]:
     """The resolve notice of `rule`'s last firing for each of its receivers, if still open."""
     receivers = [a.notify for a in rule.do if isinstance(a, NotifyAction)]

@@ -18,7 +18,7 @@ import structlog
 from pydantic import ValidationError
 
 from service.metrics import Metrics
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, EventFacts, NormalizedEvent
 from service.store.rule_state import RuleStateStore, StoredRules
 from workers.rules.config import RulesFile
 from workers.rules.engine import evaluate
@@ -120,7 +120,7 @@ class RuleWorker:
     def decide_entry(self, view: RulesView, fields: Fields) -> Decision:
         """One entry (its event JSON) decided on `view`; pure but the clock."""
         try:
-            event = NormalizedEvent.model_validate_json(fields.get("e", ""))
+            event = _event(fields.get("e", ""))
         except ValidationError as exc:
             log.error(
                 "event_unreadable",
@@ -131,7 +131,7 @@ class RuleWorker:
             return Decision(dead=[(fields.get("e", ""), str(exc)[:2000])])
         return self.decide(view, event)
 
-    def decide(self, view: RulesView, event: NormalizedEvent) -> Decision:
+    def decide(self, view: RulesView, event: EventFacts) -> Decision:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
         trigger = Trigger(lambda: facts_of_event(event), now, source=event.source, event=event)
@@ -144,3 +144,9 @@ class RuleWorker:
                 previous = view.state(rule.name)
                 decision.deliveries += resolve_notices(rule, previous, event, reason, now)
         return decision
+
+
+def _event(raw: str) -> EventFacts:
+    """The event of a stream entry, read without its `data` unless resolve notices need it."""
+    event = EventFacts.model_validate_json(raw)
+    return NormalizedEvent.model_validate_json(raw) if event.type == STATUS_EVENT else event

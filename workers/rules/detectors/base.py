@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from workers.rules.frozen import FrozenState
 
 
@@ -54,7 +54,7 @@ def count(number: int, unit: str) -> str:
     return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
 
 
-def new_step(event: NormalizedEvent, last_step: int | None) -> bool:
+def new_step(event: EventFacts, last_step: int | None) -> bool:
     """False for an event at or before the last step already evaluated.
 
     Events are delivered at least once; a redelivered metrics event must not count as

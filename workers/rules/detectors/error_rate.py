@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
 from workers.rules.when import ErrorRate
 
@@ -100,7 +100,7 @@ def window_rates(window: list[StepRates]) -> dict[str, float]:
 
 
 def step(
-    params: ErrorRate, state: ErrorRateState, event: NormalizedEvent
+    params: ErrorRate, state: ErrorRateState, event: EventFacts
 ) -> tuple[ErrorRateState, Verdict | None]:
     """Feed one event; a Verdict while the full window's worst grader rate is above threshold."""
     rates = grader_rates(event.metrics)

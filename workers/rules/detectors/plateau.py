@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
 from workers.rules.when import Plateau
 
@@ -79,7 +79,7 @@ def _smooth(params: Plateau, ema: float | None, raw: float) -> float | None:
 
 
 def step(
-    params: Plateau, state: PlateauState, event: NormalizedEvent
+    params: Plateau, state: PlateauState, event: EventFacts
 ) -> tuple[PlateauState, Verdict | None]:
     """Feed one event; a Verdict while `patience` evaluations have passed without improvement."""
     raw = event.metrics.get(params.metric)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict
 from workers.rules.durations import format_duration
 from workers.rules.when import Stalled
@@ -64,7 +64,7 @@ def tick(
 
 
 def step(
-    params: Stalled, state: StalledState, event: NormalizedEvent
+    params: Stalled, state: StalledState, event: EventFacts
 ) -> tuple[StalledState, Verdict | None]:
     """An event: the job talks, so the condition clears (the clock runs from it)."""
     del params, event

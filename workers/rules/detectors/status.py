@@ -1,6 +1,6 @@
 """Status: the job reached one of the listed statuses (e.g. succeeded, failed, cancelled).
 
-Parameter: the list of statuses. The status comes from an event (`NormalizedEvent.status`,
+Parameter: the list of statuses. The status comes from an event (`EventFacts.status`,
 the job's status when the event was polled) or from a job snapshot; an unknown status
 (None) is no evaluation. It clears when the job leaves those statuses.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict
 
 
@@ -41,7 +41,7 @@ def observe(
 
 
 def step(
-    statuses: list[str], state: StatusState, event: NormalizedEvent
+    statuses: list[str], state: StatusState, event: EventFacts
 ) -> tuple[StatusState, Verdict | None]:
     """Feed one event (its `status`)."""
     return observe(statuses, state, event.status)

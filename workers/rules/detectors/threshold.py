@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from service.models.event import NormalizedEvent
+from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
 from workers.rules.when import Threshold
 
@@ -69,7 +69,7 @@ def _best(
 
 
 def step(
-    params: Threshold, state: ThresholdState, event: NormalizedEvent
+    params: Threshold, state: ThresholdState, event: EventFacts
 ) -> tuple[ThresholdState, Verdict | None]:
     """Feed one event; a Verdict while the last `consecutive` evaluations breached."""
     value = event.metrics.get(params.metric)
