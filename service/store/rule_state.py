@@ -65,12 +65,11 @@ class RuleStateStore:
     ) -> list[StoredRules | None]:
         """Several jobs' states in one round trip; None where `held` (the version the
         caller holds, per job) is still the stored one."""
-        versions = list(held) if held is not None else [None] * len(job_ids)
         if not job_ids:
             return []
         replies: Any = await self._scripts.load_rules(
             keys=[keys.rule_state(job_id) for job_id in job_ids],
-            args=[version or "" for version in versions],
+            args=[version or "" for version in held or [None] * len(job_ids)],
         )
         return [None if flat is None else _stored(_pairs(flat)) for flat in replies]
 
