@@ -50,7 +50,9 @@ def create_app(
     app = web.Application()
     app[keys.SETTINGS] = settings
     app[keys.ROLE] = role
-    app[keys.METRICS] = metrics or Metrics(max_job_series=settings.max_job_series)
+    app[keys.METRICS] = metrics or Metrics(
+        max_job_series=settings.max_job_series, max_job_metrics=settings.max_job_metrics
+    )
     app[keys.RULES] = rules if rules is not None else load_rules(settings)
     app[keys.STOPPING] = asyncio.Event()
     app[keys.STARTED] = time.monotonic()

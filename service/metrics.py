@@ -20,7 +20,12 @@ _DELIVERY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 class Metrics:
     """The metrics of one ftwatch process; job-labelled series are capped (SPEC §8)."""
 
-    def __init__(self, max_job_series: int = 500, retention_seconds: float = 3600.0) -> None:
+    def __init__(
+        self,
+        max_job_series: int = 500,
+        retention_seconds: float = 3600.0,
+        max_job_metrics: int = 64,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.events_ingested = Counter(
@@ -48,6 +53,11 @@ class Metrics:
         self.job_series_dropped = Counter(
             "ftwatch_job_series_dropped_total",
             "Job-labelled samples refused because FTWATCH_MAX_JOB_SERIES was reached.",
+            registry=r,
+        )
+        self.job_metrics_dropped = Counter(
+            "ftwatch_job_metrics_dropped_total",
+            "Metric samples of a job not exported because FTWATCH_MAX_JOB_METRICS was reached.",
             registry=r,
         )
         self.rule_firings = Counter(
@@ -101,6 +111,7 @@ class Metrics:
             registry=r,
         )
         self._max_job_series = max_job_series
+        self._max_job_metrics = max_job_metrics
         self._retention = retention_seconds
         self._job_metrics: dict[str, set[str]] = {}
         self._terminal_since: dict[str, float] = {}
@@ -124,6 +135,11 @@ class Metrics:
             values["total_steps"] = float(job.total_steps)
         for name, value in values.items():
             if name == "step" or not math.isfinite(value):
+                continue
+            if name not in names and len(names) >= self._max_job_metrics:
+                # Each name is a series: a trainer pushing thousands of names must not
+                # grow the scrape without bound (the rules still see every value).
+                self.job_metrics_dropped.inc()
                 continue
             names.add(name)
             self.job_metric.labels(job_id, name).set(value)

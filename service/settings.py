@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     log_level: str = "info"
     max_job_series: int = Field(default=500, ge=0)
+    # Metric names exported per job (SPEC §8): a trainer may push any names, and each is
+    # a series; the rest are kept for the rules, not exported.
+    max_job_metrics: int = Field(default=64, ge=0)
 
     # Beyond SPEC §3: tuning knobs with defaults that fit the contract.
     # Queued/validating/paused jobs change rarely; poll them this many times less often.

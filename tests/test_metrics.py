@@ -43,3 +43,13 @@ def test_total_steps_is_exported_for_the_eta() -> None:
     metrics = Metrics()
     metrics.observe_job(JobSnapshot(job_id="a", step=10, total_steps=40))
     assert 'ftwatch_job_metric{job_id="a",metric="total_steps"} 40.0' in scrape(metrics)
+
+
+def test_metric_names_per_job_are_capped_and_the_rest_counted() -> None:
+    metrics = Metrics(max_job_metrics=2)
+    metrics.observe_job(snapshot("a", 1, {"train_loss": 0.5, "valid_loss": 0.6}))
+    metrics.observe_job(snapshot("a", 2, {"train_loss": 0.4, "junk_1": 1.0, "junk_2": 2.0}))
+    text = scrape(metrics)
+    assert 'ftwatch_job_metric{job_id="a",metric="train_loss"} 0.4' in text  # known names update
+    assert 'metric="junk_1"' not in text and 'metric="junk_2"' not in text
+    assert "ftwatch_job_metrics_dropped_total 2.0" in text

@@ -126,3 +126,23 @@ async def test_jobs_polled_upstream_cannot_be_ingested(api: Api, redis: aioredis
     )
     assert status == 409
     assert body["error"]["code"] == "job_is_polled"
+
+
+async def test_a_flood_of_metric_names_keeps_the_scrape_small(api: Api) -> None:
+    # The review's attack: three batches with 256 new names per event made 162,049
+    # series for one job (10.7 MB to scrape). FTWATCH_MAX_JOB_METRICS (64) bounds them.
+    for batch in range(3):
+        events = [
+            metrics_event(
+                batch * 100 + i,
+                data={"step": batch * 100 + i, **{f"m{batch}_{i}_{n}": 1.0 for n in range(255)}},
+            )
+            for i in range(100)
+        ]
+        status, body = await api.post("/v1/ingest/events", json={"events": events}, auth=True)
+        assert status == 200, body
+    _, text = await api.get("/metrics")
+    assert len(text.encode()) < 1_000_000
+    series = [line for line in text.splitlines() if line.startswith("ftwatch_job_metric{")]
+    assert 0 < len(series) <= 64
+    assert "ftwatch_job_metrics_dropped_total" in text
