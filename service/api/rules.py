@@ -61,10 +61,11 @@ async def get_rules(request: web.Request) -> RulesView:
     )
 
 
-@routes.post("/v1/rules/validate", "Check a rules file (YAML in the body)")
+@routes.post("/v1/rules/validate", "Check a rules file (YAML in the body)", auth=True)
 async def validate_rules(request: web.Request, body: str) -> RulesCheck:
     """The same checks as `ftwatch rules check`; every error names its location,
-    e.g. `rules[2].when.plateau.patience: must be >= 1`. Nothing is changed."""
+    e.g. `rules[2].when.plateau.patience: must be >= 1`. Nothing is changed. Needs the
+    token (SPEC §7): parsing is CPU work an anonymous caller must not be able to order."""
     try:
         parse_rules_text(body)
     except RulesError as exc:

@@ -62,23 +62,29 @@ async def test_a_rules_file_is_served_without_its_secrets(
 
 
 async def test_validate_reports_every_error_with_its_location(api: Api) -> None:
-    status, body = await api.post("/v1/rules/validate", data=RULES)
+    status, body = await api.post("/v1/rules/validate", data=RULES, auth=True)
     assert (status, body) == (200, {"valid": True, "errors": []})
     broken = RULES.replace("patience: 3", "patience: 0").replace("[pause,", "[pause, explode,")
-    status, body = await api.post("/v1/rules/validate", data=broken)
+    status, body = await api.post("/v1/rules/validate", data=broken, auth=True)
     assert status == 200
     assert body["valid"] is False
     assert any(e.startswith("rules[0].when.plateau.patience:") for e in body["errors"])
     assert any(e.startswith("rules[0].do[1]") for e in body["errors"])
-    status, body = await api.post("/v1/rules/validate", data="rules: [")
+    status, body = await api.post("/v1/rules/validate", data="rules: [", auth=True)
     assert body["valid"] is False
     assert body["errors"]
 
 
 @pytest.mark.parametrize("payload", [b"\xff\xfe", b""])
 async def test_validate_odd_bodies(api: Api, payload: bytes) -> None:
-    status, body = await api.post("/v1/rules/validate", data=payload)
+    status, body = await api.post("/v1/rules/validate", data=payload, auth=True)
     if payload:
         assert (status, body["error"]["code"]) == (400, "invalid_body")
     else:
         assert (status, body["valid"]) == (200, False)
+
+
+async def test_validate_needs_the_token(api: Api) -> None:
+    # Parsing is CPU work: an anonymous caller must not be able to order it (F1).
+    status, body = await api.post("/v1/rules/validate", data="rules: " + "[" * 5000)
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
