@@ -179,8 +179,11 @@ def test_every_mistake_is_reported_in_file_order() -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("rules: [\n  {name: a\n", "line 3, column 1: expected ',' or '}', but got '<stream end>'"),
-        ("rules:\n  - name: a\n   when: x\n", "line 3, column 4: expected <block end>"),
+        ("rules: [\n  {name: a\n", "line 3, column 1: did not find expected ',' or '}'"),
+        (
+            "rules:\n  - name: a\n   when: x\n",
+            "line 3, column 4: did not find expected '-' indicator",
+        ),
         ("rules: []\nrules: []\n", "line 2, column 1: found duplicate key 'rules'"),
         ("", "(document): empty; expected a mapping with `rules` (and `receivers`)"),
         ("- a\n- b\n", "(document): must be a mapping with `rules` (and `receivers`)"),
