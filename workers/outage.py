@@ -8,11 +8,12 @@ is two log lines however many loops and retries there are.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 
 import structlog
+
+from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -67,8 +68,7 @@ class Outage:
         self._failures += 1
         delay = min(self._cap, self._base * 2 ** min(self._failures, 10))
         delay *= random.uniform(0.5, 1.0)  # jitter: replicas do not retry in lockstep
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
+        await wait_event(stop, delay)
 
     def ended(self) -> None:
         if self._failures:

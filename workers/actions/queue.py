@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from service.upstream.errors import UpstreamError
 from workers.actions.executor import ActionExecutor
 from workers.outage import Outage
 from workers.stream.consumer import Disposition, Fields
+from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -60,5 +60,4 @@ async def move_delayed(effects: Effects, stop: asyncio.Event) -> None:
         except RedisError as exc:
             await outage.wait(exc, stop)
             continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=DELAYED_TICK_SECONDS)
+        await wait_event(stop, DELAYED_TICK_SECONDS)

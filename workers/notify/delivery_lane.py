@@ -9,7 +9,6 @@ so a backlog waits in Redis, not in memory, and no lease runs while waiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 import uuid
@@ -22,6 +21,7 @@ from service.store.deliveries import Claimed, DeliveryStore
 from workers.notify.delivery_http import Sender
 from workers.notify.delivery_run import AttemptRunner
 from workers.outage import Outage
+from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -76,8 +76,7 @@ class Lane:
                 except RedisError as exc:
                     await outage.wait(exc, stop)
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=pause)
+                await wait_event(self._wake, pause)
         except asyncio.CancelledError:
             for task in self._tasks:
                 task.cancel()

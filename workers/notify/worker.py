@@ -49,6 +49,7 @@ from workers.stream.consumer import (
     one_by_one,
 )
 from workers.stream.pending import report_pending
+from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -223,5 +224,4 @@ class DeliveryWorker:
         while not stop.is_set():
             with contextlib.suppress(RedisError):
                 self._metrics.dead_letters.set(await self._store.dead_count())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=DEAD_GAUGE_INTERVAL)
+            await wait_event(stop, DEAD_GAUGE_INTERVAL)

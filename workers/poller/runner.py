@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 
@@ -21,6 +20,7 @@ from workers.poller.backpressure import BackPressure
 from workers.poller.cadence import budget_stretch, poll_delay
 from workers.poller.discovery import discover
 from workers.poller.job_poll import JobPoller
+from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -196,5 +196,4 @@ class Poller:
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout=seconds)
+    await wait_event(event, seconds)

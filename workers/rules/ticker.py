@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from workers.rules.firings import facts_of_snapshot
 from workers.rules.fold import encode
 from workers.rules.plan import Trigger, decide_rules
 from workers.rules.view import view_of
+from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -60,8 +60,7 @@ class RuleTicker:
             except RedisError as exc:
                 await outage.wait(exc, stop)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+            await wait_event(stop, self._interval)
 
     async def tick_all(self) -> int:
         """Tick every watched job once; returns how many firings it committed."""

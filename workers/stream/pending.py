@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from service.metrics import Metrics
 from workers.stream.consumer import StreamConsumer
+from workers.waiting import wait_event
 
 # Pending counts change with load; a scrape every 15 s sees a value at most this old.
 REPORT_INTERVAL = 5.0
@@ -24,5 +25,4 @@ async def report_pending(
             with contextlib.suppress(RedisError):
                 count = await consumer.pending()
                 metrics.stream_pending.labels(consumer.config.stream).set(count)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=REPORT_INTERVAL)
+        await wait_event(stop, REPORT_INTERVAL)
