@@ -7,11 +7,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from service import keys
+from service.api.errors import ApiError
 from service.api.routing import Routes
 from service.api.schemas import ReceiverView, RulesCheck, RulesView, RuleView
+from service.cpu import CPU, CpuBusy
 from workers.rules.config import Receiver, Rule
 from workers.rules.errors import RulesError
-from workers.rules.loading import parse_rules_text
+from workers.rules.loading import check_rules_text
+from workers.rules.yaml_safe import YamlLimitError
 
 routes = Routes("rules")
 REDACTED = "***"
@@ -61,13 +64,26 @@ async def get_rules(request: web.Request) -> RulesView:
     )
 
 
-@routes.post("/v1/rules/validate", "Check a rules file (YAML in the body)", auth=True)
+@routes.post(
+    "/v1/rules/validate",
+    "Check a rules file (YAML in the body)",
+    auth=True,
+    responses={
+        422: ("The file crosses a size or nesting limit; the message says where.", None),
+        503: ("The checker is busy (or restarting); retry.", None),
+    },
+)
 async def validate_rules(request: web.Request, body: str) -> RulesCheck:
     """The same checks as `ftwatch rules check`; every error names its location,
     e.g. `rules[2].when.plateau.patience: must be >= 1`. Nothing is changed. Needs the
     token (SPEC §7): parsing is CPU work an anonymous caller must not be able to order."""
     try:
-        parse_rules_text(body)
+        # In a worker process: bounded, but still up to ~0.3 s of CPU (issue 16, F1).
+        await request.app[CPU].run(check_rules_text, body)
+    except YamlLimitError as exc:
+        raise ApiError(422, "rules_too_large", exc.errors[0]) from None
     except RulesError as exc:
         return RulesCheck(valid=False, errors=exc.errors)
+    except CpuBusy as exc:
+        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "1"}) from None
     return RulesCheck(valid=True, errors=[])

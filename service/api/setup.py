@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from service import keys
+from service import cpu, keys
 from service.api import (
     actions,
     control,
@@ -60,6 +60,7 @@ def setup_api(app: web.Application) -> None:
     if role in API_ROLES:
         webhooks.check_secret(app[keys.SETTINGS])
         app[ingest.LOCKS] = ingest.JobLocks()
+        app.cleanup_ctx.append(cpu.cpu_ctx)  # rules validation runs there
     app[openapi.OPENAPI] = openapi.build_openapi(routes, title="ftwatch", version=_version())
     for route in routes:
         app.router.add_route(route.method, route.path, route.endpoint())

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from workers.rules.errors import RulesError, render_loc
+from workers.rules.yaml_safe import YamlLimitError
 
 
 @pytest.mark.parametrize(
@@ -28,3 +31,10 @@ def test_a_rules_error_carries_every_line() -> None:
     assert error.errors == ["a: x", "b: y"]
     assert str(error) == "a: x\nb: y"
     assert RulesError([]).errors == ["invalid rules file"]
+
+
+@pytest.mark.parametrize("kind", [RulesError, YamlLimitError])
+def test_a_rules_error_survives_pickling(kind: type[RulesError]) -> None:
+    # The validate API's checks run in a worker process (service/cpu.py); errors come back so.
+    error = pickle.loads(pickle.dumps(kind(["line 1, column 2: a", "rules[0].name: b"])))
+    assert (type(error), error.errors) == (kind, ["line 1, column 2: a", "rules[0].name: b"])

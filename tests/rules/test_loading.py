@@ -216,10 +216,10 @@ def test_alias_bombs_and_self_references_are_refused_without_expanding_them() ->
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
     assert errors_of("\n".join([*lines, "rules: []"])) == [
-        "(document): more than 50000 values once aliases are expanded"
+        "line 5, column 5: more than 40000 values once aliases are expanded"
     ]
     assert errors_of("rules: &r [*r]\n") == [
-        "(document): an alias refers to a node that contains it"
+        "line 1, column 8: an alias refers to a node that contains it"
     ]
 
 

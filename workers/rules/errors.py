@@ -20,6 +20,11 @@ class RulesError(Exception):
         self.errors = list(errors) or ["invalid rules file"]
         super().__init__("\n".join(self.errors))
 
+    def __reduce__(self) -> tuple[type[RulesError], tuple[list[str]]]:
+        # Raised in a worker process (service/cpu.py), it must arrive whole: the default
+        # pickling would rebuild it from the joined message, one error per character.
+        return (type(self), (self.errors,))
+
 
 def render_loc(loc: Sequence[int | str]) -> str:
     """pydantic's `('rules', 2, 'when', 'plateau', 'plateau', 'patience')` as the user

@@ -15,13 +15,9 @@ from pydantic import BaseModel, ValidationError
 from workers.rules import actions_spec, config, when
 from workers.rules.crosscheck import SKIP_CROSS_CHECK, cross_check
 from workers.rules.errors import RulesError, render_validation_error
-from workers.rules.yaml_safe import MAX_TEXT, yaml_load
+from workers.rules.yaml_safe import MAX_TEXT, YamlLimitError, yaml_load
 
 _ITEM = re.compile(r"(receivers|rules)\[(\d+)\]")
-# Expanded size limit: YAML aliases can make a small text a huge tree ("billion laughs").
-MAX_NODES = 50_000
-# Far deeper than any rules file; bounds the work of the walk below.
-MAX_DEPTH = 32
 
 
 def _field_names() -> set[str]:
@@ -42,9 +38,6 @@ def parse_rules(data: Any) -> config.RulesFile:
         raise RulesError(["(document): empty; expected a mapping with `rules` (and `receivers`)"])
     if not isinstance(data, Mapping):
         raise RulesError(["(document): must be a mapping with `rules` (and `receivers`)"])
-    too_big = _too_big(data)
-    if too_big:
-        raise RulesError([too_big])
     errors: list[str] = []
     rules: config.RulesFile | None = None
     try:
@@ -66,10 +59,18 @@ def _item_order(error: str) -> tuple[int, int]:
 
 
 def parse_rules_text(text: str) -> config.RulesFile:
-    """Parse YAML text (syntax errors carry line and column) and validate it."""
+    """Parse YAML text (syntax errors carry line and column) and validate it.
+
+    The size of what is validated is bounded while parsing (yaml_safe: MAX_NODES, MAX_DEPTH).
+    """
     if len(text) > MAX_TEXT:
-        raise RulesError([f"(document): larger than {MAX_TEXT // 1024} KiB"])
+        raise YamlLimitError([f"(document): larger than {MAX_TEXT // 1024} KiB"])
     return parse_rules(yaml_load(text))
+
+
+def check_rules_text(text: str) -> None:
+    """parse_rules_text without the result, for a worker process: only the errors travel back."""
+    parse_rules_text(text)
 
 
 def load_rules(path: str | Path) -> config.RulesFile:
@@ -121,24 +122,3 @@ def _valid_whsec(secret: str) -> bool:
         return bool(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
     except (binascii.Error, ValueError):
         return False
-
-
-def _too_big(data: Any) -> str | None:
-    """An error when the document expands past MAX_NODES nodes, nests too deep or loops."""
-    count = 0
-    stack: list[tuple[Any, frozenset[int]]] = [(data, frozenset())]
-    while stack:
-        node, ancestors = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            return f"(document): more than {MAX_NODES} values once aliases are expanded"
-        if not isinstance(node, Mapping | list):
-            continue
-        if id(node) in ancestors:
-            return "(document): an alias refers to a node that contains it"
-        if len(ancestors) >= MAX_DEPTH:
-            return f"(document): nested more than {MAX_DEPTH} levels deep"
-        inner = ancestors | {id(node)}
-        children = list(node.values()) if isinstance(node, Mapping) else node
-        stack.extend((child, inner) for child in children)
-    return None
