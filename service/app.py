@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from service import keys, parts
+from service import http_limits, keys, parts
 from service.api.setup import setup_api
 from service.keys import Role
 from service.metrics import Metrics
@@ -47,7 +47,7 @@ def create_app(
     rules: RulesFile | None = None,
 ) -> web.Application:
     """Build the ftwatch application for `role` (all, api, poller or worker)."""
-    app = web.Application()
+    app = web.Application(handler_args=http_limits.handler_args(settings))
     app[keys.SETTINGS] = settings
     app[keys.ROLE] = role
     app[keys.METRICS] = metrics or Metrics(
@@ -65,6 +65,9 @@ def create_app(
         app.cleanup_ctx.append(delivery_ctx)
     app.on_shutdown.append(_on_shutdown)
     setup_api(app)
+    # After setup_api's error middleware, so inside it: a body over the size limit is
+    # still answered with the JSON envelope.
+    app.middlewares.append(http_limits.body_deadline(settings.http_body_timeout))
     return app
 
 

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # ("5s,30s,2m"; NoDecode: a comma list, not JSON); unset: the default schedule
     # (workers/notify/delivery_policy.py RetrySchedule).
     webhook_retry_delays: Annotated[tuple[float, ...] | None, NoDecode] = None
+    # Seconds a connection may take to deliver a request's line and headers (counted from
+    # its start or the end of the previous response, so idle keep-alive connections close
+    # after it too), and then its body; a slower client is disconnected (service/http_limits.py).
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_body_timeout: float = Field(default=30.0, gt=0)
 
     @field_validator("openai_base_url")
     @classmethod
