@@ -10,11 +10,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from service.metrics import Metrics
+from service.providers.registry import Providers
 from service.settings import Settings
 from service.store.jobs import JobStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
-from service.upstream.client import UpstreamClient
 from workers.actions.executor import ActionExecutor
 from workers.rules.config import RulesFile
 
@@ -28,7 +28,7 @@ SCRIPTS = web.AppKey("scripts", Scripts)
 JOBS = web.AppKey("jobs", JobStore)
 SCHEDULE = web.AppKey("schedule", Schedule)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
-UPSTREAM = web.AppKey("upstream", UpstreamClient)
+PROVIDERS = web.AppKey("providers", Providers)
 RULES = web.AppKey("rules", RulesFile)  # loaded and checked before the app is built
 ACTIONS = web.AppKey("actions", ActionExecutor)
 # Set when the process begins to shut down: loops stop taking work, readiness fails.

@@ -8,6 +8,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from service.models.ident import JobRef
 from service.models.job import JobSnapshot
 
 # Upstream calls take 50 ms to a few seconds; retries with backoff can reach a minute.
@@ -43,12 +44,17 @@ class Metrics:
         self.job_metric = Gauge(
             "ftwatch_job_metric",
             "Latest value of a job's training metric.",
-            ["job_id", "metric"],
+            ["provider", "job_id", "metric"],
             registry=r,
         )
-        self.job_step = Gauge("ftwatch_job_step", "Latest step of a job.", ["job_id"], registry=r)
+        self.job_step = Gauge(
+            "ftwatch_job_step", "Latest step of a job.", ["provider", "job_id"], registry=r
+        )
         self.jobs_watched = Gauge(
-            "ftwatch_jobs_watched", "Jobs being watched, by status.", ["status"], registry=r
+            "ftwatch_jobs_watched",
+            "Jobs being watched, by provider and status.",
+            ["provider", "status"],
+            registry=r,
         )
         self.job_series_dropped = Counter(
             "ftwatch_job_series_dropped_total",
@@ -87,14 +93,14 @@ class Metrics:
         )
         self.upstream_requests = Counter(
             "ftwatch_upstream_requests_total",
-            "Requests to the upstream API by endpoint and code.",
-            ["endpoint", "code"],
+            "Requests to the upstream API by provider, endpoint and code.",
+            ["provider", "endpoint", "code"],
             registry=r,
         )
         self.upstream_duration = Histogram(
             "ftwatch_upstream_request_duration_seconds",
             "Duration of upstream requests.",
-            ["endpoint"],
+            ["provider", "endpoint"],
             buckets=_UPSTREAM_BUCKETS,
             registry=r,
         )
@@ -113,23 +119,23 @@ class Metrics:
         self._max_job_series = max_job_series
         self._max_job_metrics = max_job_metrics
         self._retention = retention_seconds
-        self._job_metrics: dict[str, set[str]] = {}
-        self._terminal_since: dict[str, float] = {}
+        self._job_metrics: dict[JobRef, set[str]] = {}
+        self._terminal_since: dict[JobRef, float] = {}
 
     def observe_job(self, job: JobSnapshot) -> None:
         """Set a job's step and metric gauges, unless the series cap refuses a new job.
 
         `total_steps` is exported as a metric too: with the step it gives the job's ETA.
         """
-        job_id = job.job_id
-        if job_id not in self._job_metrics:
+        ref = job.ref
+        if ref not in self._job_metrics:
             if len(self._job_metrics) >= self._max_job_series:
                 self.job_series_dropped.inc()
                 return
-            self._job_metrics[job_id] = set()
-        names = self._job_metrics[job_id]
+            self._job_metrics[ref] = set()
+        names = self._job_metrics[ref]
         if job.step is not None:
-            self.job_step.labels(job_id).set(job.step)
+            self.job_step.labels(ref.provider, ref.id).set(job.step)
         values = dict(job.metrics)
         if job.total_steps is not None:
             values["total_steps"] = float(job.total_steps)
@@ -142,24 +148,24 @@ class Metrics:
                 self.job_metrics_dropped.inc()
                 continue
             names.add(name)
-            self.job_metric.labels(job_id, name).set(value)
+            self.job_metric.labels(ref.provider, ref.id, name).set(value)
 
-    def job_terminal(self, job_id: str, now: float | None = None) -> None:
+    def job_terminal(self, ref: JobRef, now: float | None = None) -> None:
         """Start the retention clock of a finished job's series."""
-        self._terminal_since.setdefault(job_id, now if now is not None else time.time())
+        self._terminal_since.setdefault(ref, now if now is not None else time.time())
 
-    def expire_job_series(self, now: float | None = None) -> list[str]:
-        """Remove series of jobs terminal for longer than the retention; return their ids."""
+    def expire_job_series(self, now: float | None = None) -> list[JobRef]:
+        """Remove series of jobs terminal for longer than the retention; return them."""
         now = now if now is not None else time.time()
         expired = [j for j, t in self._terminal_since.items() if now - t >= self._retention]
-        for job_id in expired:
-            self.forget_job(job_id)
+        for ref in expired:
+            self.forget_job(ref)
         return expired
 
-    def forget_job(self, job_id: str) -> None:
+    def forget_job(self, ref: JobRef) -> None:
         """Remove every series of a job at once."""
-        self._terminal_since.pop(job_id, None)
-        for name in self._job_metrics.pop(job_id, set()):
-            self.job_metric.remove(job_id, name)
+        self._terminal_since.pop(ref, None)
+        for name in self._job_metrics.pop(ref, set()):
+            self.job_metric.remove(ref.provider, ref.id, name)
         with contextlib.suppress(KeyError):  # a job may never have reported a step
-            self.job_step.remove(job_id)
+            self.job_step.remove(ref.provider, ref.id)

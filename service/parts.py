@@ -16,19 +16,21 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from service import keys
+from service.providers.build import Parts, build_providers
 from service.settings import Settings
 from service.store import keys as store_keys
-from service.store.budget import RequestBudget
 from service.store.connection import connect_redis
 from service.store.effects import Effects
 from service.store.embedded import EmbeddedRedis
 from service.store.jobs import JobStore
+from service.store.migrate import migrate
 from service.store.rule_state import RuleStateStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
-from service.upstream.client import UpstreamClient
 from workers.actions.executor import ActionExecutor
 from workers.actions.queue import ActionQueueHandler, move_delayed
 from workers.poller.backpressure import BackPressure
@@ -68,6 +70,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedRedis(settings.data_dir)
         url = await embedded.start()
     client = connect_redis(url)
+    await _migrate(client, replica_name(settings))
     scripts = Scripts(client)
     app[keys.REDIS] = client
     app[keys.SCRIPTS] = scripts
@@ -83,16 +86,22 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
             await embedded.stop()
 
 
+async def _migrate(client: Redis, owner: str) -> None:
+    try:
+        await migrate(client, owner)
+    except RedisError as exc:  # Redis down at start: the next start migrates (idempotent)
+        log.warning("migration_skipped", error=str(exc), hint="data is migrated on next start")
+
+
 async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's one client session, the upstream client and the action executor."""
     session = aiohttp.ClientSession()
     app[keys.SESSION] = session
-    rate = app[keys.SETTINGS].max_requests_per_second
-    budget = RequestBudget(app[keys.SCRIPTS], rate) if rate else None
-    upstream = UpstreamClient(session, app[keys.SETTINGS], app[keys.METRICS], budget=budget)
-    app[keys.UPSTREAM] = upstream
+    parts = Parts(session, app[keys.SETTINGS], app[keys.METRICS], app[keys.SCRIPTS])
+    providers = build_providers(parts, app[keys.RULES].providers)
+    app[keys.PROVIDERS] = providers
     effects = Effects(app[keys.REDIS], app[keys.SCRIPTS])
-    app[keys.ACTIONS] = ActionExecutor(upstream, effects, app[keys.METRICS])
+    app[keys.ACTIONS] = ActionExecutor(providers, effects, app[keys.METRICS])
     try:
         yield
     finally:
@@ -103,9 +112,9 @@ async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
     # A status unconfirmed for three sweeps is read with the job's next poll.
     stale = 3 * settings.discovery_interval + settings.poll_interval
-    job_poller = JobPoller(app[keys.UPSTREAM], app[keys.JOBS], metrics, stale_after=stale)
+    job_poller = JobPoller(app[keys.PROVIDERS], app[keys.JOBS], metrics, stale_after=stale)
     poller = Poller(
-        app[keys.UPSTREAM],
+        app[keys.PROVIDERS],
         job_poller,
         schedule=app[keys.SCHEDULE],
         jobs=app[keys.JOBS],

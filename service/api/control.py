@@ -23,6 +23,7 @@ from workers.rules.firings import facts_of_snapshot
 log = structlog.get_logger(__name__)
 routes = Routes("control")
 _RESPONSES = {
+    409: ("Several providers have a job of this id; name it `<provider>:<id>`.", None),
     502: ("The upstream API failed; nothing was recorded as done.", None),
     503: ("Actions are unavailable in this process.", None),
 }
@@ -38,12 +39,18 @@ async def _perform(
     facts = facts_of_snapshot(snapshot)
     firing_id = f"api:{uuid4()}"
     try:
-        result = await executor.perform(facts, action, firing_id=firing_id, source=snapshot.source)
+        result = await executor.perform(facts, action, firing_id=firing_id)
     except UpstreamError as exc:
-        log.warning("manual_action_failed", job_id=job_id, action=action, error=str(exc))
+        log.warning("manual_action_failed", job=snapshot.key, action=action, error=str(exc))
         raise ApiError(502, "upstream_error", f"{action} failed: {exc}") from None
-    log.info("manual_action", job_id=job_id, action=action, outcome=result.outcome)
-    return ManualResult(job_id=job_id, action=action, firing_id=firing_id, result=result)
+    log.info("manual_action", job=snapshot.key, action=action, outcome=result.outcome)
+    return ManualResult(
+        provider=snapshot.provider,
+        job_id=snapshot.job_id,
+        action=action,
+        firing_id=firing_id,
+        result=result,
+    )
 
 
 @routes.post("/v1/jobs/{job_id}/pause", "Pause a job", auth=True, responses=_RESPONSES)

@@ -46,16 +46,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def _upstream_problems(app: web.Application) -> list[str]:
-    if app[keys.ROLE] not in {"all", "poller"} or keys.UPSTREAM not in app:
+    """One reason per provider whose upstream has not answered lately (pollers only)."""
+    if app[keys.ROLE] not in {"all", "poller"} or keys.PROVIDERS not in app:
         return []
     settings = app[keys.SETTINGS]
-    last = app[keys.UPSTREAM].last_success_at
     window = max(settings.poll_interval, settings.discovery_interval) * UPSTREAM_FRESH_INTERVALS
-    if last is not None and time.monotonic() - last <= window:
-        return []
-    if last is None and time.monotonic() - app[keys.STARTED] <= window:
+    now = time.monotonic()
+    if now - app[keys.STARTED] <= window:
         return []  # just started: give the first polls time to answer
-    return [f"upstream has not answered for over {window:.0f}s"]
+    return [
+        f"provider {p.name!r}: upstream has not answered for over {window:.0f}s"
+        for p in app[keys.PROVIDERS].values()
+        if p.last_success_at is None or now - p.last_success_at > window
+    ]
 
 
 @routes.get("/metrics", "Prometheus metrics", media_type="text/plain")

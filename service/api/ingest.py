@@ -14,11 +14,11 @@ import structlog
 from aiohttp import web
 
 from service import keys
-from service.api.errors import ApiError
-from service.api.ingest_fold import fold, new_snapshot
+from service.api.ingest_fold import fold, ingest_key, new_snapshot
 from service.api.ingest_schema import IngestBatch, IngestEvent, IngestResult
 from service.api.routing import Routes
 from service.models.event import NormalizedEvent
+from service.models.ident import INGEST_PROVIDER
 from service.models.job import JobSnapshot
 
 log = structlog.get_logger(__name__)
@@ -60,22 +60,12 @@ def _by_job(events: Sequence[IngestEvent]) -> dict[str, list[IngestEvent]]:
     return groups
 
 
-async def _refuse_polled(request: web.Request, job_ids: Sequence[str]) -> None:
-    for snapshot in await request.app[keys.JOBS].snapshots(job_ids):
-        if snapshot.source != "ingest":
-            raise ApiError(
-                409,
-                "job_is_polled",
-                f"job {snapshot.job_id!r} is watched on the "
-                "upstream API; ingest is for jobs ftwatch does not poll",
-            )
-
-
 async def _append(request: web.Request, job_id: str, items: list[IngestEvent]) -> int:
     """Fold and append one job's events; returns how many were new."""
     store = request.app[keys.JOBS]
-    async with request.app[LOCKS].hold(job_id):
-        found = await store.snapshots([job_id])
+    key = ingest_key(job_id)
+    async with request.app[LOCKS].hold(key):
+        found = await store.snapshots([key])
         previous = found[0] if found else new_snapshot(job_id)
         snapshot, events = fold(previous, items)
         added = await store.append(snapshot, events, cursor=None)
@@ -86,24 +76,23 @@ async def _append(request: web.Request, job_id: str, items: list[IngestEvent]) -
 def _observe(request: web.Request, snapshot: JobSnapshot, added: list[NormalizedEvent]) -> None:
     metrics = request.app[keys.METRICS]
     for event in added:
-        metrics.events_ingested.labels("ingest", event.type).inc()
+        metrics.events_ingested.labels(INGEST_PROVIDER, event.type).inc()
     metrics.observe_job(snapshot)
     if snapshot.is_terminal:
-        metrics.job_terminal(snapshot.job_id)
+        metrics.job_terminal(snapshot.ref)
 
 
 @routes.post(
     "/v1/ingest/events",
     "Push events of self-hosted jobs (at most 500 per batch)",
     auth=True,
-    responses={409: ("A job in the batch is polled from the upstream API.", None)},
 )
 async def ingest_events(request: web.Request, body: IngestBatch) -> IngestResult:
-    """Every rule applies to these events as to polled ones. The whole batch is refused
+    """The jobs are the `ingest` provider's (`ingest:<job_id>`), apart from any polled job
+    of the same id; every rule applies to their events as to polled ones. The whole batch is refused
     when one event is invalid (422 names `events[i].field`); a repeated event id is
     stored once, so a failed batch can simply be sent again."""
     groups = _by_job(body.events)
-    await _refuse_polled(request, list(groups))
     accepted = 0
     for job_id, items in groups.items():
         accepted += await _append(request, job_id, items)

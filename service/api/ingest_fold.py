@@ -7,15 +7,21 @@ from collections.abc import Sequence
 
 from service.api.ingest_schema import IngestEvent
 from service.models.event import NormalizedEvent
+from service.models.ident import INGEST_PROVIDER, job_key
 from service.models.job import JobSnapshot
 from service.models.metrics import flatten_metrics
 
 _COUNTERS = frozenset({"step", "total_steps"})
 
 
+def ingest_key(job_id: str) -> str:
+    """Ingested jobs belong to the built-in provider `ingest`: never a polled job's key."""
+    return job_key(INGEST_PROVIDER, job_id)
+
+
 def new_snapshot(job_id: str) -> JobSnapshot:
     """A job seen for the first time: a trainer that posts events is running."""
-    return JobSnapshot(job_id=job_id, status="running", source="ingest")
+    return JobSnapshot(job_id=job_id, status="running", provider=INGEST_PROVIDER)
 
 
 def event_metrics(item: IngestEvent) -> dict[str, float]:
@@ -52,7 +58,7 @@ def fold(
     An event older than the snapshot's latest (a late retry of an earlier batch) is still
     stored, but does not roll the snapshot back to older values.
     """
-    snapshot = previous.model_copy(update={"source": "ingest"})
+    snapshot = previous
     events: list[NormalizedEvent] = []
     for item in items:
         metrics = event_metrics(item)
@@ -71,7 +77,7 @@ def fold(
                 model=item.model or snapshot.model,
                 metadata=item.metadata or snapshot.metadata,
                 status=item.status or snapshot.status,
-                source="ingest",
+                provider=INGEST_PROVIDER,
                 metrics=metrics,
             )
         )

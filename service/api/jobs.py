@@ -19,6 +19,7 @@ from service.api.schemas import (
     JobView,
     PageQuery,
 )
+from service.models.ident import INGEST_PROVIDER, PROVIDER_NAME, job_key
 from service.models.job import JobSnapshot
 from service.store import job_reads
 
@@ -35,7 +36,8 @@ MAX_SCAN_EVENTS = 10_000
 def _matches(snapshot: JobSnapshot, query: JobsQuery) -> bool:
     if query.status and snapshot.status not in query.status:
         return False
-    if query.source and snapshot.source != query.source:
+    wanted = query.provider or query.source
+    if wanted and snapshot.provider != wanted:
         return False
     for pair in query.metadata:
         key, _, value = pair.partition("=")
@@ -46,7 +48,7 @@ def _matches(snapshot: JobSnapshot, query: JobsQuery) -> bool:
 
 async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list[JobView]:
     redis = request.app[keys.REDIS]
-    ids = [s.job_id for s in snapshots]
+    ids = [s.key for s in snapshots]
     states = await job_reads.rule_states(redis, ids)
     polled = await job_reads.watched(redis, ids)
     return [
@@ -55,18 +57,19 @@ async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list
     ]
 
 
-@routes.get("/v1/jobs", "List jobs (filter by status, source and metadata; paged by id)")
+@routes.get("/v1/jobs", "List jobs (filter by status, provider and metadata; paged)")
 async def list_jobs(request: web.Request, query: JobsQuery) -> JobList:
-    """Jobs in id order. Each page examines at most 5,000 jobs; follow `next_cursor`."""
+    """Jobs in `<provider>:<id>` order. Each page examines at most 5,000 jobs; follow
+    `next_cursor`."""
     store = request.app[keys.JOBS]
-    ids = await store.all_job_ids()
+    ids = await store.all_job_keys()
     rest = ids[bisect_right(ids, query.cursor) :] if query.cursor else ids
     picked: list[JobSnapshot] = []
     last_seen: str | None = None
     for start in range(0, min(len(rest), MAX_SCAN_JOBS), CHUNK):
         chunk = rest[start : min(start + CHUNK, MAX_SCAN_JOBS)]
         for snapshot in await store.snapshots(chunk):
-            last_seen = snapshot.job_id
+            last_seen = snapshot.key
             if _matches(snapshot, query):
                 picked.append(snapshot)
                 if len(picked) == query.limit:
@@ -76,27 +79,55 @@ async def list_jobs(request: web.Request, query: JobsQuery) -> JobList:
     return JobList(jobs=await _views(request, picked), next_cursor=last_seen if more else None)
 
 
-async def load_snapshot(request: web.Request, job_id: str) -> JobSnapshot:
-    found = await request.app[keys.JOBS].snapshots([job_id])
+def _candidates(app: web.Application, given: str) -> tuple[str | None, list[str]]:
+    """The key `given` spells out (`<provider>:<id>`), if any; and the keys a bare id has."""
+    names = [spec.name for spec in app[keys.RULES].providers] + [INGEST_PROVIDER]
+    bare = [job_key(name, given) for name in names]
+    provider, sep, _ = given.partition(":")
+    explicit = given if sep and PROVIDER_NAME.fullmatch(provider) else None
+    return explicit, bare
+
+
+async def load_snapshot(request: web.Request, given: str) -> JobSnapshot:
+    """The job `given` names: `<provider>:<id>`, or an id only one provider has (SPEC §7)."""
+    store = request.app[keys.JOBS]
+    explicit, bare = _candidates(request.app, given)
+    if explicit is not None:
+        found = await store.snapshots([explicit])
+        if found:
+            return found[0]
+    found = await store.snapshots(bare)
+    if len(found) > 1:
+        names = ", ".join(f"{s.provider}:{s.job_id}" for s in found)
+        raise ApiError(
+            409, "ambiguous_job", f"several providers have a job {given!r}: use one of {names}"
+        )
     if not found:
-        raise ApiError(404, "job_not_found", f"ftwatch knows no job {job_id!r}")
+        raise ApiError(404, "job_not_found", f"ftwatch knows no job {given!r}")
     return found[0]
 
 
-@routes.get("/v1/jobs/{job_id}", "One job: status, step, latest metrics, rule states")
+_AMBIGUOUS = {409: ("Several providers have a job of this id; name it `<provider>:<id>`.", None)}
+
+
+@routes.get(
+    "/v1/jobs/{job_id}",
+    "One job: status, step, latest metrics, rule states",
+    responses=_AMBIGUOUS,
+)
 async def get_job(request: web.Request, job_id: JobId) -> JobView:
     views = await _views(request, [await load_snapshot(request, job_id)])
     return views[0]
 
 
-@routes.get("/v1/jobs/{job_id}/events", "A job's events, newest first")
+@routes.get("/v1/jobs/{job_id}/events", "A job's events, newest first", responses=_AMBIGUOUS)
 async def job_events(request: web.Request, job_id: JobId, query: PageQuery) -> EventPage:
     """Read from the shared event stream, which keeps the newest ~200,000 events of all
     jobs. A page scans at most 10,000 stream entries; follow `next_cursor` for more."""
-    await load_snapshot(request, job_id)
+    snapshot = await load_snapshot(request, job_id)
     page = await job_reads.job_events(
         request.app[keys.REDIS],
-        job_id,
+        snapshot.key,
         before=query.cursor,
         limit=query.limit,
         max_scan=MAX_SCAN_EVENTS,

@@ -67,9 +67,13 @@ class Readiness(BaseModel):
 # --- jobs --------------------------------------------------------------------------
 
 
+ProviderFilter = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
 class JobsQuery(Strict):
     status: list[str] = Field(default_factory=list, description="Any of these statuses.")
-    source: Literal["openai", "ingest"] | None = None
+    provider: ProviderFilter | None = Field(default=None, description="Only this provider's jobs.")
+    source: ProviderFilter | None = Field(default=None, description="Old name of `provider`.")
     metadata: list[Annotated[str, Field(pattern=r"^[^=]+=")]] = Field(
         default_factory=list, description="`key=value`; every one given must match."
     )
@@ -107,6 +111,7 @@ class EventPage(BaseModel):
 
 
 class ManualResult(BaseModel):
+    provider: str
     job_id: str
     action: Literal["pause", "resume", "cancel"]
     firing_id: str

@@ -17,6 +17,7 @@ from service import keys
 from service.api.errors import ApiError
 from service.api.routing import Routes
 from service.api.schemas import JOB_ID_PATTERN, OpenAIWebhook, WebhookResult
+from service.models.ident import job_key
 from service.settings import Settings
 from service.store import keys as store_keys
 from workers.notify.signing import (
@@ -76,14 +77,17 @@ async def _nudge(request: web.Request, job_id: str) -> bool:
     app = request.app
     if not _JOB_ID.fullmatch(job_id):
         return False
-    chosen = app[keys.SETTINGS].job_ids
-    known = bool(await app[keys.REDIS].sismember(store_keys.JOBS, job_id))
-    if chosen and job_id not in chosen and not known:
-        return False  # FTWATCH_JOBS names the jobs to watch; this is not one of them
-    found = await app[keys.JOBS].snapshots([job_id])
-    if found and found[0].source != "openai":
-        return False  # an ingested job has no upstream to poll
-    return await app[keys.SCHEDULE].nudge([job_id]) > 0
+    # OpenAI's webhooks name a job of an `openai`-kind provider (never an ingested one).
+    providers = [s for s in app[keys.RULES].providers if s.kind == "openai"]
+    candidates = [job_key(s.name, job_id) for s in providers]
+    flags = await app[keys.REDIS].smismember(store_keys.JOBS, candidates) if candidates else []
+    known = [key for key, flag in zip(candidates, flags, strict=True) if flag]
+    if not known and len(providers) == 1:
+        chosen = providers[0].jobs or app[keys.SETTINGS].job_ids
+        if chosen and job_id not in chosen:
+            return False  # the config names the jobs to watch; this is not one of them
+        known = candidates
+    return bool(known) and await app[keys.SCHEDULE].nudge(known) > 0
 
 
 @routes.post(

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from service.models.firing import Firing
+from service.models.ident import INGEST_PROVIDER
 
 ActionName = Literal["pause", "resume", "cancel"]
 
@@ -18,13 +19,19 @@ class ActionTask(BaseModel):
 
     action: ActionName
     firing: Firing
-    source: str = "openai"  # "ingest": no upstream to call, the action is recorded only
+    # Written by the version before providers: "ingest" for an ingested job's task.
+    source: str | None = None
     notify: list[str] = []  # receivers told when the action fails
     # On a pause whose rule also resumes: schedule that resume this many seconds after
     # the pause took effect. Scheduled from the firing instead, a resume could come due
     # before a delayed pause (retries, a crash), find the job running and count as
     # done, and the pause that followed would leave the job paused for good.
     resume_after: float | None = None
+
+    @property
+    def provider(self) -> str:
+        """The provider that carries the action out."""
+        return INGEST_PROVIDER if self.source == INGEST_PROVIDER else self.firing.job.provider
 
     @property
     def effect_key(self) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from service.models.ident import DEFAULT_PROVIDER, PROVIDER_NAME, job_key
 from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
 
-Source = Literal["openai", "ingest"]
 # The type of the events the poller adds when a job's status changes; their `data` holds
 # the change ({"from": ..., "to": ...}).
 STATUS_EVENT = "status"
@@ -38,8 +38,19 @@ class EventFacts(BaseModel):
     model: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     status: str | None = None
-    source: Source = "openai"
+    # Entries written before providers existed say `source` (`openai` or `ingest`), which
+    # are the default providers' names.
+    provider: str = Field(
+        default=DEFAULT_PROVIDER,
+        pattern=f"^{PROVIDER_NAME.pattern}$",
+        validation_alias=AliasChoices("provider", "source"),
+    )
     metrics: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """`<provider>:<job_id>`: the job this event belongs to, as the store names it."""
+        return job_key(self.provider, self.job_id)
 
     @cached_property  # every detector asks; an event is frozen, so it cannot change
     def step(self) -> int | None:
@@ -59,7 +70,7 @@ class NormalizedEvent(EventFacts):
 MAX_MESSAGE = 16_384
 
 
-def normalize(job: Job, event: JobEvent, source: Source = "openai") -> NormalizedEvent:
+def normalize(job: Job, event: JobEvent, provider: str = DEFAULT_PROVIDER) -> NormalizedEvent:
     """Build the normalized event of one upstream event of `job` (pure)."""
     message = event.message
     if len(message) > MAX_MESSAGE:
@@ -76,6 +87,6 @@ def normalize(job: Job, event: JobEvent, source: Source = "openai") -> Normalize
         model=job.model or None,
         metadata=dict(job.metadata or {}),
         status=job.status,
-        source=source,
+        provider=provider,
         metrics=flatten_metrics(event.data),
     )

@@ -6,7 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Outcome = Literal["ok", "already", "failed", "skipped", "dry_run", "scheduled", "queued"]
+from service.models.ident import DEFAULT_PROVIDER, job_key
+
+Outcome = Literal[
+    "ok", "already", "failed", "skipped", "dry_run", "scheduled", "queued", "unsupported"
+]
 FiringType = Literal["ftwatch.rule.fired", "ftwatch.action.failed", "ftwatch.job.finished"]
 
 
@@ -14,12 +18,20 @@ class JobFacts(BaseModel):
     """The job as the firing saw it (what a notification names)."""
 
     id: str
+    # Firings recorded before providers existed name none: they were OpenAI's (or, for
+    # an ingest task, its `source` says so; see ActionTask.provider).
+    provider: str = DEFAULT_PROVIDER
     model: str | None = None
     method: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     status: str | None = None
     step: int | None = None
     fine_tuned_model: str | None = None
+
+    @property
+    def key(self) -> str:
+        """`<provider>:<id>`, the job's name in the store."""
+        return job_key(self.provider, self.id)
 
 
 class ActionResult(BaseModel):

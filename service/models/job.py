@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from service.models.ident import DEFAULT_PROVIDER, JobRef, job_key
 from service.upstream.models import TERMINAL_STATUSES
 
 
@@ -17,13 +18,25 @@ class JobSnapshot(BaseModel):
     model: str | None = None
     method: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    source: str = "openai"
+    # Snapshots written before providers existed say `source` (`openai` or `ingest`).
+    provider: str = Field(
+        default=DEFAULT_PROVIDER, validation_alias=AliasChoices("provider", "source")
+    )
     step: int | None = None
     total_steps: int | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     last_event_at: int | None = None
     fine_tuned_model: str | None = None
     updated_at: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """`<provider>:<job_id>`: the job's name in Redis."""
+        return job_key(self.provider, self.job_id)
+
+    @property
+    def ref(self) -> JobRef:
+        return JobRef(self.provider, self.job_id)
 
     @property
     def is_terminal(self) -> bool:

@@ -9,6 +9,7 @@ import structlog
 from pydantic import ValidationError
 
 from service.models.firing import Firing
+from service.models.ident import JobRef
 from service.store import keys
 from service.store.stream_scan import ScanPage, scan_back
 
@@ -64,8 +65,13 @@ class AuditLog:
         limit: int = 50,
         max_scan: int = 10_000,
     ) -> ScanPage[Firing]:
-        """Entries older than `before`, newest first, of `job_id` and `rule` when given."""
-        needle = job_id if job_id is not None and PLAIN.fullmatch(job_id) else None
+        """Entries older than `before`, newest first, of `job_id` and `rule` when given.
+
+        `job_id` is an upstream id (any provider's) or a `<provider>:<id>` key.
+        """
+        ref = JobRef.parse(job_id) if job_id is not None and ":" in job_id else None
+        bare = ref.id if ref is not None else job_id
+        needle = bare if bare is not None and PLAIN.fullmatch(bare) else None
 
         def parse(_entry_id: str, fields: dict[str, str]) -> Firing | None:
             # Cheap pre-filter on the raw JSON before a full validation of every entry
@@ -75,7 +81,7 @@ class AuditLog:
             firing = decode(fields)
             if firing is None:
                 return None
-            if job_id is not None and firing.job.id != job_id:
+            if job_id is not None and job_id not in (firing.job.id, firing.job.key):
                 return None
             if rule is not None and firing.rule != rule:
                 return None

@@ -50,7 +50,7 @@ async def job_exists(client: aioredis.Redis, job_id: str) -> bool:
     return bool(await client.exists(keys.job(job_id)))
 
 
-def _event_parser(job_id: str) -> Callable[[str, dict[str, str]], NormalizedEvent | None]:
+def _event_parser(key: str) -> Callable[[str, dict[str, str]], NormalizedEvent | None]:
     def parse(entry_id: str, fields: dict[str, str]) -> NormalizedEvent | None:
         raw = fields.get(EVENT_FIELD)
         if raw is None:
@@ -60,19 +60,19 @@ def _event_parser(job_id: str) -> Callable[[str, dict[str, str]], NormalizedEven
         except ValidationError:
             log.warning("event_entry_unreadable", entry_id=entry_id)
             return None
-        return event if event.job_id == job_id else None
+        return event if event.key == key else None
 
     return parse
 
 
 async def job_events(
-    client: aioredis.Redis, job_id: str, *, before: str | None, limit: int, max_scan: int
+    client: aioredis.Redis, key: str, *, before: str | None, limit: int, max_scan: int
 ) -> ScanPage[NormalizedEvent]:
-    """The job's events on `ftwatch:events`, newest first, scanning at most `max_scan`."""
+    """The job's (by key) events on `ftwatch:events`, newest first, scanning at most `max_scan`."""
     return await scan_back(
         client,
         keys.EVENTS_STREAM,
-        _event_parser(job_id),
+        _event_parser(key),
         before=before,
         limit=limit,
         max_scan=max_scan,

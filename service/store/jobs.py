@@ -11,6 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from service.models.event import NormalizedEvent
+from service.models.ident import JobRef
 from service.models.job import JobSnapshot
 from service.store import keys
 from service.store.scripts import Scripts
@@ -60,13 +61,28 @@ def _encode(snapshot: JobSnapshot) -> dict[str, str]:
     return out
 
 
-def _decode(job_id: str, raw: dict[str, str]) -> JobSnapshot:
+def _decode(key: str, raw: dict[str, str]) -> JobSnapshot:
+    """The snapshot stored under `key`; its identity is the key's, whatever the fields say."""
     fields: dict[str, object] = {k: v for k, v in raw.items() if k in _SNAPSHOT_FIELDS}
     for name in _JSON_FIELDS:
         if name in fields:
             fields[name] = json.loads(str(fields[name]))
-    fields["job_id"] = job_id
+    fields.pop("source", None)
+    ref = JobRef.parse(key)
+    fields["job_id"], fields["provider"] = ref.id, ref.provider
     return JobSnapshot.model_validate(fields)
+
+
+class ForeignEvent(ValueError):
+    """An event of another job was offered for this job's stream entries."""
+
+
+def _check_owner(snapshot: JobSnapshot, events: Sequence[NormalizedEvent]) -> None:
+    # The invariant that keeps an ingested event from ever reaching a polled job's
+    # rules (and two providers' same-id jobs apart): a job's entries are its own.
+    for event in events:
+        if event.key != snapshot.key:
+            raise ForeignEvent(f"event of {event.key!r} offered to {snapshot.key!r}")
 
 
 class JobStore:
@@ -78,13 +94,13 @@ class JobStore:
         self._maxlen = maxlen
         self._window = window
 
-    async def load(self, job_id: str) -> JobRecord:
+    async def load(self, key: str) -> JobRecord:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.job(job_id))
-            pipe.get(keys.listed(job_id))
+            pipe.hgetall(keys.job(key))
+            pipe.get(keys.listed(key))
             raw, listed = await pipe.execute()
         return JobRecord(
-            snapshot=_decode(job_id, raw),
+            snapshot=_decode(key, raw),
             cursor=raw.get("cursor") or None,
             done=raw.get("done") == "1",
             refresh=raw.get("refresh") or None,
@@ -104,59 +120,61 @@ class JobStore:
         """Append the events not seen before, oldest first, with cursor and snapshot; atomic.
 
         `read` says the caller read the job itself (its status is confirmed fresh).
-        Returns the events that were new. Raises LeaseLost when `owner` lost the lease.
+        Returns the events that were new. Raises LeaseLost when `owner` lost the lease
+        and ForeignEvent when an event belongs to another job.
         """
+        _check_owner(snapshot, events)
         snapshot = snapshot.model_copy(update={"updated_at": time.time()})
         snap_fields = _encode(snapshot)
         args: list[str | int] = [owner, self._maxlen, self._window, cursor or "", len(snap_fields)]
         args += ["", ""] if read is None else [read.at_ms, read.refresh or ""]
         for name, value in snap_fields.items():
             args += [name, value]
-        job_id = snapshot.job_id
+        key = snapshot.key
         for event in events:
             args += [event.event_id, event.model_dump_json()]
-        args.append(job_id)
+        args.append(key)
         added = await self._scripts.append_events(
-            keys=[keys.EVENTS_STREAM, keys.seen(job_id), keys.job(job_id), keys.lease(job_id)],
+            keys=[keys.EVENTS_STREAM, keys.seen(key), keys.job(key), keys.lease(key)],
             args=args,
         )
         if isinstance(added, int):
-            raise LeaseLost(job_id)
-        await self._redis.sadd(keys.JOBS, job_id)
+            raise LeaseLost(key)
+        await self._redis.sadd(keys.JOBS, key)
         return [events[int(index)] for index in added]
 
-    async def snapshots(self, job_ids: Sequence[str]) -> list[JobSnapshot]:
+    async def snapshots(self, job_keys: Sequence[str]) -> list[JobSnapshot]:
         """Snapshots of the given jobs in one round trip (missing jobs are skipped)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.hgetall(keys.job(job_id))
+            for key in job_keys:
+                pipe.hgetall(keys.job(key))
             rows: list[dict[str, str]] = await pipe.execute()
-        return [_decode(j, raw) for j, raw in zip(job_ids, rows, strict=True) if raw]
+        return [_decode(j, raw) for j, raw in zip(job_keys, rows, strict=True) if raw]
 
-    async def snapshots_at(self, job_ids: Sequence[str]) -> list[tuple[JobSnapshot, int]]:
+    async def snapshots_at(self, job_keys: Sequence[str]) -> list[tuple[JobSnapshot, int]]:
         """Each job's snapshot with the sequence number of its last appended event.
 
         Both come from one read of the job hash, which the append script writes in one
         step: the snapshot is exactly what the events up to that number showed.
         """
         async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.hgetall(keys.job(job_id))
+            for key in job_keys:
+                pipe.hgetall(keys.job(key))
             rows: list[dict[str, str]] = await pipe.execute()
         return [
             (_decode(j, raw), int(raw.get("seq") or 0))
-            for j, raw in zip(job_ids, rows, strict=True)
+            for j, raw in zip(job_keys, rows, strict=True)
             if raw
         ]
 
-    async def statuses(self, job_ids: Sequence[str]) -> list[str | None]:
+    async def statuses(self, job_keys: Sequence[str]) -> list[str | None]:
         """The last known status of each job, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.hget(keys.job(job_id), "status")
+            for key in job_keys:
+                pipe.hget(keys.job(key), "status")
             return list(await pipe.execute())
 
-    async def all_job_ids(self) -> list[str]:
+    async def all_job_keys(self) -> list[str]:
         members: Any = await self._redis.smembers(keys.JOBS)
         return sorted(members)
 

@@ -1,4 +1,8 @@
-"""Every Redis key name ftwatch uses, in one place."""
+"""Every Redis key name ftwatch uses, in one place.
+
+A per-job key names the job by its key, `<provider>:<id>` (service.models.ident), never
+by the bare upstream id: two providers' jobs of one id share nothing.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ DELAYED = "ftwatch:delayed"
 SCHEDULE = "ftwatch:schedule"
 # Every job ftwatch has a snapshot of (terminal ones too), for the API.
 JOBS = "ftwatch:jobs"
-DISCOVERY_LEASE = "ftwatch:lease:discovery"
 # Factor (>= 1) by which poll delays grow to fit the request budget; set by the census.
 POLL_STRETCH = "ftwatch:poll-stretch"
 # Token bucket of upstream requests shared by every replica (FTWATCH_MAX_REQUESTS_PER_SECOND).
@@ -24,37 +27,47 @@ REQUEST_BUDGET = "ftwatch:budget:upstream"
 LEASE_PREFIX = "ftwatch:lease:job:"
 
 
-def job(job_id: str) -> str:
+def discovery_lease(provider: str) -> str:
+    """One replica at a time lists a provider's jobs."""
+    return f"ftwatch:lease:discovery:{provider}"
+
+
+def request_budget(provider: str) -> str:
+    """Token bucket of a provider's requests, shared by every replica (SPEC §11)."""
+    return f"ftwatch:budget:{provider}"
+
+
+def job(job: str) -> str:
     """Hash: the job snapshot plus the poll cursor (`cursor`) and `done` once drained."""
-    return f"ftwatch:job:{job_id}"
+    return f"ftwatch:job:{job}"
 
 
-def seen(job_id: str) -> str:
+def seen(job: str) -> str:
     """Sorted set of the job's most recent event ids: what makes appends idempotent."""
-    return f"ftwatch:job:{job_id}:seen"
+    return f"ftwatch:job:{job}:seen"
 
 
 LISTED_SUFFIX = ":listed"
 
 
-def listed(job_id: str) -> str:
+def listed(job: str) -> str:
     """String `<ms>|<job JSON>`: the job as the jobs listing showed it before its first poll."""
-    return f"ftwatch:job:{job_id}{LISTED_SUFFIX}"
+    return f"ftwatch:job:{job}{LISTED_SUFFIX}"
 
 
-def lease(job_id: str) -> str:
+def lease(job: str) -> str:
     """The poll lease of a job: value is the owning replica, expiry frees it."""
-    return f"{LEASE_PREFIX}{job_id}"
+    return f"{LEASE_PREFIX}{job}"
 
 
-def rule_state(job_id: str) -> str:
+def rule_state(job: str) -> str:
     """Hash: per-rule state of a job (field = rule name) plus `_seq` and `_v` (version)."""
-    return f"ftwatch:rules:{job_id}"
+    return f"ftwatch:rules:{job}"
 
 
-def job_actions(job_id: str) -> str:
+def job_actions(job: str) -> str:
     """Counter numbering the actions claimed for a job, so a stale retry can tell."""
-    return f"ftwatch:job-actions:{job_id}"
+    return f"ftwatch:job-actions:{job}"
 
 
 def effect(effect_key: str) -> str:

@@ -102,9 +102,9 @@ class Schedule:
         except ValueError:
             return 1.0
 
-    async def hold_discovery(self, ttl_seconds: float) -> bool:
-        """Take or extend the discovery lease: one replica lists the account's jobs."""
-        return await self.hold(keys.DISCOVERY_LEASE, ttl_seconds)
+    async def hold_discovery(self, provider: str, ttl_seconds: float) -> bool:
+        """Take or extend a provider's discovery lease: one replica lists its jobs."""
+        return await self.hold(keys.discovery_lease(provider), ttl_seconds)
 
     async def extend(self, job_id: str, ttl_seconds: float) -> bool:
         """Extend our lease on a job during a long poll; False when it moved elsewhere."""

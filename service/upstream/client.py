@@ -22,7 +22,9 @@ from tenacity import retry_if_exception as retry_if
 from service.metrics import Metrics
 from service.settings import Settings
 from service.upstream.calllog import log_failure, log_retry
+from service.upstream.connection import Connection, openai_connection
 from service.upstream.errors import (
+    EnvNames,
     RateLimited,
     UpstreamError,
     describe_invalid,
@@ -65,18 +67,17 @@ class UpstreamClient:
         settings: Settings,
         metrics: Metrics,
         *,
+        connection: Connection | None = None,
         throttle: Throttle | None = None,
         budget: Budget | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
         self._session = session
-        self._base = settings.openai_base_url
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-        self._key = key.encode()
-        # No key, no header: upstream answers 401 and the error says OPENAI_API_KEY is unset.
-        self._headers = {"Accept": "application/json", "User-Agent": "ftwatch"}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
+        self.connection = conn = connection or openai_connection(settings)
+        self._base = conn.base_url.rstrip("/")
+        self._key = conn.secret.encode()
+        self._headers = {"Accept": "application/json", "User-Agent": "ftwatch", **conn.headers}
+        self._query = dict(conn.params)
         self._timeout = aiohttp.ClientTimeout(total=settings.upstream_timeout)
         self._max_attempts = settings.upstream_max_attempts
         self._metrics = metrics
@@ -198,7 +199,7 @@ class UpstreamClient:
             async with self._session.request(
                 req.method,
                 self._base + req.path,
-                params=req.params,
+                params={**self._query, **req.params},
                 headers=self._headers,
                 timeout=self._timeout,
             ) as resp:
@@ -209,7 +210,7 @@ class UpstreamClient:
         except aiohttp.ClientPayloadError as exc:  # body cut short mid-transfer
             raise self._transport(req, "malformed", str(exc)) from None
         except aiohttp.InvalidURL as exc:
-            msg = f"OPENAI_BASE_URL gives an invalid URL for {req.where}: {exc}"
+            msg = f"{self.connection.url_env} gives an invalid URL for {req.where}: {exc}"
             raise UpstreamError(
                 msg, code="connection", endpoint=req.endpoint, where=req.where, job_id=req.job_id
             ) from None
@@ -219,7 +220,12 @@ class UpstreamClient:
 
     def _transport(self, req: _Request, code: str, detail: str) -> UpstreamError:
         return transport_error(
-            code, self._redact(detail), endpoint=req.endpoint, where=req.where, job_id=req.job_id
+            code,
+            self._redact(detail),
+            endpoint=req.endpoint,
+            where=req.where,
+            job_id=req.job_id,
+            url_env=self.connection.url_env,
         )
 
     def _status_error(
@@ -232,7 +238,12 @@ class UpstreamClient:
             endpoint=req.endpoint,
             where=req.where,
             job_id=req.job_id,
-            key_set=bool(self._key),
+            names=EnvNames(
+                bool(self._key),
+                self.connection.key_env,
+                self.connection.url_env,
+                self.connection.url_hint,
+            ),
             max_retry_after=self.policy.max_retry_after,
             now=time.time(),
         )
@@ -244,8 +255,9 @@ class UpstreamClient:
         return error
 
     def _observe(self, req: _Request, code: str, started: float) -> None:
-        self._metrics.upstream_requests.labels(req.endpoint, code).inc()
-        self._metrics.upstream_duration.labels(req.endpoint).observe(time.perf_counter() - started)
+        provider, elapsed = self.connection.provider, time.perf_counter() - started
+        self._metrics.upstream_requests.labels(provider, req.endpoint, code).inc()
+        self._metrics.upstream_duration.labels(provider, req.endpoint).observe(elapsed)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key.decode(), "***") if self._key else text

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from service.upstream.connection import REQUEST_ID_HEADERS
 from service.upstream.policy import retry_after_seconds
 
 _SNIPPET = 200
@@ -47,13 +48,14 @@ class UpstreamError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.attempts = 1
+        self.request_header = "x-request-id"
 
     def __str__(self) -> str:
         text = self.message
         if self.attempts > 1:
             text += f" (gave up after {self.attempts} attempts)"
         if self.request_id:
-            text += f" [x-request-id {self.request_id}]"
+            text += f" [{self.request_header} {self.request_id}]"
         return text
 
 
@@ -142,6 +144,25 @@ def _retryable(status: int, headers: Mapping[str, str]) -> bool:
     return status in (408, 409, 429) or status >= 500
 
 
+@dataclass(frozen=True)
+class EnvNames:
+    """Whether a key is set, and the env vars that would fix a failing call (for advice)."""
+
+    key_set: bool = True
+    key_env: str = "OPENAI_API_KEY"
+    url_env: str = "OPENAI_BASE_URL"
+    url_hint: str = "it usually ends in /v1"
+
+
+def _request_id(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    # OpenAI names a request in x-request-id, Azure in apim-request-id (SPEC §4.2).
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return name, value
+    return None
+
+
 def error_from_response(
     status: int,
     raw: bytes,
@@ -150,7 +171,7 @@ def error_from_response(
     endpoint: str,
     where: str,
     job_id: str | None,
-    key_set: bool,
+    names: EnvNames,
     max_retry_after: float,
     now: float,
 ) -> UpstreamError:
@@ -161,11 +182,12 @@ def error_from_response(
     wait = retry_after_seconds(headers, now) if retryable else None
     too_long = wait is not None and wait > max_retry_after
     cls, message = _classify(
-        status, body, where=where, job_id=job_id, endpoint=endpoint, key_set=key_set
+        status, body, where=where, job_id=job_id, endpoint=endpoint, names=names
     )
     if too_long:
         message += f"; it asks to wait {wait:.0f}s, more than {max_retry_after:.0f}s: not retried"
-    return cls(
+    found = _request_id(headers)
+    error = cls(
         message,
         status=status,
         code=body.code,
@@ -173,23 +195,26 @@ def error_from_response(
         endpoint=endpoint,
         where=where,
         job_id=job_id,
-        request_id=headers.get("x-request-id"),
+        request_id=found[1] if found else None,
         retryable=retryable and not too_long,
         retry_after=wait,
     )
+    if found:
+        error.request_header = found[0]
+    return error
 
 
 def _classify(
-    status: int, body: ErrorBody, *, where: str, job_id: str | None, endpoint: str, key_set: bool
+    status: int, body: ErrorBody, *, where: str, job_id: str | None, endpoint: str, names: EnvNames
 ) -> tuple[type[UpstreamError], str]:
     said = f"upstream said: {body.message}"
     if status in (401, 403):
-        return Unauthorized, f"{_auth_problem(status, key_set, where)}; {said}"
+        return Unauthorized, f"{_auth_problem(status, names, where)}; {said}"
     if status == 404:
         hint = (
             f"check the job id {job_id} and that the key's project owns it"
             if job_id
-            else "check OPENAI_BASE_URL (it usually ends in /v1)"
+            else f"check {names.url_env} ({names.url_hint})"
         )
         return NotFound, f"upstream found nothing (404) at {where}: {hint}; {said}"
     if status in (400, 409, 422):
@@ -202,12 +227,12 @@ def _classify(
     return UpstreamError, f"upstream answered {status} at {where}; {said}"
 
 
-def _auth_problem(status: int, key_set: bool, where: str) -> str:
+def _auth_problem(status: int, names: EnvNames, where: str) -> str:
     if status == 403:
         return f"upstream refused access (403) at {where}: the key lacks access to this job"
-    if not key_set:
-        return f"upstream needs an API key (401) at {where}: OPENAI_API_KEY is not set, set it"
-    return f"upstream rejected OPENAI_API_KEY (401) at {where}: check the key"
+    if not names.key_set:
+        return f"upstream needs an API key (401) at {where}: {names.key_env} is not set, set it"
+    return f"upstream rejected {names.key_env} (401) at {where}: check the key"
 
 
 def _classify_429(body: ErrorBody, where: str) -> tuple[type[UpstreamError], str]:
@@ -223,13 +248,19 @@ def _classify_429(body: ErrorBody, where: str) -> tuple[type[UpstreamError], str
 
 
 def transport_error(
-    code: str, detail: str, *, endpoint: str, where: str, job_id: str | None
+    code: str,
+    detail: str,
+    *,
+    endpoint: str,
+    where: str,
+    job_id: str | None,
+    url_env: str = "OPENAI_BASE_URL",
 ) -> Unavailable:
     """Timeouts (`timeout`), connection failures (`connection`), unreadable bodies (`malformed`)."""
     advice = {
-        "timeout": f"upstream did not answer {where} in time ({detail}): check OPENAI_BASE_URL is "
+        "timeout": f"upstream did not answer {where} in time ({detail}): check {url_env} is "
         "reachable or raise FTWATCH_UPSTREAM_TIMEOUT",
-        "connection": f"cannot reach upstream for {where} ({detail}): check OPENAI_BASE_URL and "
+        "connection": f"cannot reach upstream for {where} ({detail}): check {url_env} and "
         "the network",
         "malformed": f"upstream sent an unreadable body at {where} ({detail}): a truncated answer "
         "or a proxy page; retried",

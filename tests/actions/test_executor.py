@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from service.metrics import Metrics
 from service.models.action import ActionTask
 from service.models.firing import Firing, JobFacts
+from service.providers.openai import OpenAICompatible
+from service.providers.registry import Providers
 from service.settings import Settings
 from service.store import keys
 from service.store.effects import Effects
@@ -50,8 +52,9 @@ async def executor(
     settings = settings.model_copy(update={"openai_base_url": f"{sim[2]}/v1"})
     async with aiohttp.ClientSession() as session:
         client = UpstreamClient(session, settings, Metrics())
+        providers = Providers([OpenAICompatible("openai", client)])
         yield ActionExecutor(
-            client, Effects(redis, Scripts(redis)), Metrics(), clock=lambda: 2000.0
+            providers, Effects(redis, Scripts(redis)), Metrics(), clock=lambda: 2000.0
         )
 
 
@@ -60,13 +63,13 @@ def task(action: str = "pause", firing_id: str = "fir_1", source: str = "openai"
         firing_id=firing_id,
         rule="r",
         kind="plateau",
-        job=JobFacts(id=JOB),
+        job=JobFacts(id=JOB, provider=source),
         reason="flat",
         best_step=4,
         fired_at=1000.0,
         event_created_at=1990,
     )
-    return ActionTask.model_validate({"action": action, "firing": firing, "source": source})
+    return ActionTask(action=action, firing=firing)  # type: ignore[arg-type]
 
 
 def calls(platform: Platform) -> list[str]:
@@ -152,7 +155,9 @@ async def test_a_pause_retried_after_its_resume_ran_does_not_pause_again(
     # pause. The resume ran; the pause, reclaimed later, must not pause the job again.
     platform = sim[0]
     pause = task(firing_id="fir_5").model_copy(update={"resume_after": 0.0})
-    assert (await Effects(redis, Scripts(redis)).claim(pause.effect_key, JOB)).previous is None
+    assert (
+        await Effects(redis, Scripts(redis)).claim(pause.effect_key, f"openai:{JOB}")
+    ).previous is None
     platform.pause(JOB)
     resume = pause.model_copy(update={"action": "resume", "resume_after": None})
     assert (await executor.execute(resume)).outcome == "ok"

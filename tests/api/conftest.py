@@ -92,10 +92,13 @@ async def seed_job(
 ) -> JobSnapshot:
     """Store a job the way the poller does (snapshot + `events` metrics events)."""
     store = JobStore(redis, Scripts(redis), maxlen=10_000, window=512)
+    if "source" in fields:  # the tests' older spelling of the provider
+        fields["provider"] = fields.pop("source")
     snapshot = JobSnapshot(job_id=job_id, **({"status": "running"} | fields))
     items = [
         NormalizedEvent(
             job_id=job_id,
+            provider=snapshot.provider,
             event_id=f"{job_id}-ev{i}",
             created_at=1_700_000_000 + i,
             type="metrics",

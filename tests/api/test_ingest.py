@@ -46,13 +46,13 @@ async def test_events_land_on_the_stream_once_and_build_the_job(
     assert body == {"accepted": 0, "duplicates": 3, "jobs": ["trl-run-1"]}
     events = await stream_events(redis)
     assert [e["event_id"] for e in events] == ["step-0", "step-1", "step-2"]
-    assert {e["source"] for e in events} == {"ingest"}
+    assert {e["provider"] for e in events} == {"ingest"}
     assert events[1]["metrics"] == {"step": 1.0, "train_loss": 0.5}
     assert events[2]["method"] == "supervised"  # job facts carry over to later events
     assert events[2]["metadata"] == {"team": "rl"}
 
     _, job = await api.get("/v1/jobs/trl-run-1")
-    assert job["source"] == "ingest"
+    assert (job["provider"], job["job_id"]) == ("ingest", "trl-run-1")
     assert job["status"] == "running"
     assert job["step"] == 2
     assert job["metrics"] == {"train_loss": 1 / 3}
@@ -119,13 +119,22 @@ async def test_size_limits(api: Api) -> None:
     assert body["error"]["details"][0]["loc"] == "events[0].data"
 
 
-async def test_jobs_polled_upstream_cannot_be_ingested(api: Api, redis: aioredis.Redis) -> None:
-    await seed_job(redis, "ftjob-openai")
-    status, body = await api.post(
-        "/v1/ingest/events", json={"events": [metrics_event(0, job_id="ftjob-openai")]}, auth=True
-    )
-    assert status == 409
-    assert body["error"]["code"] == "job_is_polled"
+async def test_events_pushed_for_a_polled_jobs_id_never_touch_that_job(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    # The review's poisoning: a pushed event with a polled job's id must land apart.
+    await seed_job(redis, "ftjob-openai", step=3, metrics={"valid_reward_mean": 0.2})
+    poison = metrics_event(0, job_id="ftjob-openai", data={"step": 1_000_000, "train_loss": 0.1})
+    status, _ = await api.post("/v1/ingest/events", json={"events": [poison]}, auth=True)
+    assert status == 200
+    _, polled = await api.get("/v1/jobs/openai:ftjob-openai")
+    assert (polled["step"], polled["metrics"]) == (3, {"valid_reward_mean": 0.2})
+    _, pushed = await api.get("/v1/jobs/ingest:ftjob-openai")
+    assert (pushed["provider"], pushed["step"]) == ("ingest", 1_000_000)
+    status, body = await api.get("/v1/jobs/ftjob-openai")
+    assert (status, body["error"]["code"]) == (409, "ambiguous_job")
+    assert "openai:ftjob-openai" in body["error"]["message"]
+    assert "ingest:ftjob-openai" in body["error"]["message"]
 
 
 async def test_a_flood_of_metric_names_keeps_the_scrape_small(api: Api) -> None:

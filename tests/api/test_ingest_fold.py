@@ -20,7 +20,7 @@ def test_metrics_from_data_and_explicit_metrics() -> None:
         new_snapshot("trl-1"), [item(10, type="metrics", data=data, metrics={"train_loss": 0.4})]
     )
     assert event.metrics == {"step": 4.0, "train_loss": 0.4, "train_reward_mean": 0.2}
-    assert event.source == "ingest"
+    assert event.provider == "ingest"
     assert (snapshot.step, snapshot.last_event_at) == (4, 10)
     assert snapshot.metrics == {"train_loss": 0.4, "train_reward_mean": 0.2}
 
@@ -45,4 +45,4 @@ def test_job_facts_carry_forward_and_older_events_do_not_roll_back() -> None:
     assert later.status == "running"  # ... but an older event does not change the job
     assert later.step == 7
     assert later.metrics == {"valid_loss": 1.0}
-    assert later.source == "ingest"
+    assert later.provider == "ingest"

@@ -23,14 +23,17 @@ async def test_list_filters_by_status_source_and_metadata(api: Api, redis: aiore
         assert status == 200, body
         return [job["job_id"] for job in body["jobs"]]
 
-    assert await ids() == ["ftjob-a", "ftjob-b", "ftjob-c"]
+    # In `<provider>:<id>` order: the ingested job first.
+    assert await ids() == ["ftjob-c", "ftjob-a", "ftjob-b"]
     assert await ids(status="succeeded") == ["ftjob-b"]
-    assert await ids(source="ingest") == ["ftjob-c"]
-    assert await ids(metadata="team=search") == ["ftjob-a", "ftjob-c"]
+    assert await ids(provider="ingest") == ["ftjob-c"]
+    assert await ids(provider="openai") == ["ftjob-a", "ftjob-b"]
+    assert await ids(source="ingest") == ["ftjob-c"]  # the parameter's old name
+    assert await ids(metadata="team=search") == ["ftjob-c", "ftjob-a"]
     both = [("metadata", "team=search"), ("metadata", "run=7")]
     assert await _ids_multi(api, both) == ["ftjob-c"]
     several = [("status", "running"), ("status", "succeeded")]
-    assert await _ids_multi(api, several) == ["ftjob-a", "ftjob-b", "ftjob-c"]
+    assert await _ids_multi(api, several) == ["ftjob-c", "ftjob-a", "ftjob-b"]
 
 
 async def _ids_multi(api: Api, params: list[tuple[str, str]]) -> list[str]:
@@ -60,14 +63,14 @@ async def test_one_job_with_metrics_rule_states_and_watch_state(
     await seed_job(redis, "ftjob-x", step=12, metrics={"train_loss": float("nan"), "x": 0.5})
     state = {"best": 0.61, "since": 3}
     await redis.hset(
-        keys.rule_state("ftjob-x"),
+        keys.rule_state("openai:ftjob-x"),
         mapping={
             "reward-plateau": json.dumps(state),
             "_seq": "4",
             "_v": "2",
         },
     )
-    await Schedule(redis, Scripts(redis), "test").watch(["ftjob-x"])
+    await Schedule(redis, Scripts(redis), "test").watch(["openai:ftjob-x"])
     status, job = await api.get("/v1/jobs/ftjob-x")
     assert status == 200
     assert job["step"] == 12

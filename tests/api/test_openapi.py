@@ -32,7 +32,7 @@ async def test_the_document_follows_the_handlers_models(api: Api) -> None:
     _, doc = await api.get("/openapi.json")
     jobs = doc["paths"]["/v1/jobs"]["get"]
     params = {p["name"]: p for p in jobs["parameters"]}
-    assert set(params) == {"status", "source", "metadata", "cursor", "limit"}
+    assert set(params) == {"status", "provider", "source", "metadata", "cursor", "limit"}
     assert params["limit"]["schema"]["maximum"] == 500
     assert params["status"]["schema"]["type"] == "array"
     ok = jobs["responses"]["200"]["content"]["application/json"]["schema"]

@@ -80,13 +80,13 @@ def _seed(url: str) -> None:
     """A job with metrics (one non-finite), an audit entry and a parked delivery."""
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
-        client.sadd(keys.JOBS, "ftjob-seeded")
+        client.sadd(keys.JOBS, "openai:ftjob-seeded")
         client.hset(
-            keys.job("ftjob-seeded"),
+            keys.job("openai:ftjob-seeded"),
             mapping={
                 "status": "running",
                 "step": "3",
-                "source": "openai",
+                "provider": "openai",
                 "metrics": json.dumps({"train_loss": float("nan"), "valid_loss": 0.4}),
                 "metadata": json.dumps({"team": "search"}),
             },

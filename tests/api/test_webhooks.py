@@ -37,13 +37,13 @@ def signed(body: bytes, *, secret: str = WEBHOOK_SECRET, at: int | None = None) 
     return {"data": body, "headers": headers | {"Content-Type": "application/json"}}
 
 
-async def due_ms(redis: aioredis.Redis, job_id: str) -> float | None:
-    return await redis.zscore(keys.SCHEDULE, job_id)
+async def due_ms(redis: aioredis.Redis, job_id: str, provider: str = "openai") -> float | None:
+    return await redis.zscore(keys.SCHEDULE, f"{provider}:{job_id}")
 
 
 async def watched_later(redis: aioredis.Redis, job_id: str) -> None:
     await seed_job(redis, job_id)
-    await Schedule(redis, Scripts(redis), "test").watch([job_id], due_ms=LATER_MS)
+    await Schedule(redis, Scripts(redis), "test").watch([f"openai:{job_id}"], due_ms=LATER_MS)
 
 
 async def test_a_signed_completion_makes_the_job_due_now(api: Api, redis: aioredis.Redis) -> None:
@@ -93,11 +93,15 @@ async def test_other_events_and_unwatched_jobs(start_api: StartApi, redis: aiore
     assert (status, body["error"]["code"]) == (400, "invalid_payload")
 
 
-async def test_ingested_jobs_are_not_polled(api: Api, redis: aioredis.Redis) -> None:
+async def test_an_ingested_job_of_the_same_id_is_not_polled(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    # OpenAI's webhook names an OpenAI job: an ingested run that happens to share its id
+    # has no upstream to poll and is left alone.
     await seed_job(redis, "trl-1", source="ingest")
-    _, body = await api.post("/v1/webhooks/openai", **signed(completion("trl-1")))
-    assert body["polled"] is False
-    assert await due_ms(redis, "trl-1") is None
+    await api.post("/v1/webhooks/openai", **signed(completion("trl-1")))
+    assert await due_ms(redis, "trl-1", provider="ingest") is None
+    assert await due_ms(redis, "trl-1") == 0  # the OpenAI job trl-1 is polled now
 
 
 async def test_without_a_secret_the_receiver_is_off(start_api: StartApi) -> None:

@@ -43,10 +43,10 @@ async def _jobs_busy(client: aioredis.Redis, platform: Platform) -> str | None:
         job_id, status = row["id"], row["status"]
         if status not in AT_REST:
             return f"{job_id} is {status} upstream"
-        seen: Any = await client.hmget(keys.job(job_id), ["status", "seq"])
+        seen: Any = await client.hmget(keys.job(f"openai:{job_id}"), ["status", "seq"])
         if seen[0] != status:
             return f"{job_id}: ftwatch saw {seen[0]}, upstream {status}"
-        decided: Any = await client.hget(keys.rule_state(job_id), "_seq")
+        decided: Any = await client.hget(keys.rule_state(f"openai:{job_id}"), "_seq")
         if decided != seen[1]:
             return f"{job_id}: events up to {seen[1]}, decided up to {decided}"
     return None

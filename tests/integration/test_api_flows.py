@@ -128,4 +128,4 @@ async def test_a_signed_completion_webhook_is_seen_without_waiting_for_a_poll(
 
 
 async def _status(redis: aioredis.Redis, job: str, status: str) -> bool:
-    return await redis.hget(keys.job(job), "status") == status
+    return await redis.hget(keys.job(f"openai:{job}"), "status") == status

@@ -109,7 +109,7 @@ async def _has(redis: aioredis.Redis, job: str, event_id: str) -> bool:
 
 
 async def _status_seen(redis: aioredis.Redis, job: str, status: str) -> bool:
-    return await redis.hget(f"ftwatch:job:{job}", "status") == status
+    return await redis.hget(f"ftwatch:job:openai:{job}", "status") == status
 
 
 @pytest.mark.usefixtures("poller")
@@ -128,7 +128,7 @@ async def test_insufficient_quota_is_reported_not_retried_and_the_poller_goes_on
     retries = [log for log in logs if log["event"] == "upstream_retry"]
     assert retries == []
     # A regular poll lists only the job's events; that request met the quota error.
-    assert metrics.upstream_requests.labels("list_events", "429")._value.get() >= 1
+    assert metrics.upstream_requests.labels("openai", "list_events", "429")._value.get() >= 1
     manual_sim.clock.advance(3)
     await eventually(lambda: caught_up(redis, manual_sim, job), message="polling resumed")
 
@@ -144,7 +144,7 @@ async def test_watched_jobs_are_counted_by_status(
     manual_sim.clock.advance(2)
 
     async def three_running() -> bool:
-        return bool(metrics.jobs_watched.labels("running")._value.get() == 3)
+        return bool(metrics.jobs_watched.labels("openai", "running")._value.get() == 3)
 
     await eventually(three_running, message="ftwatch_jobs_watched{status=running} == 3")
 
@@ -157,8 +157,12 @@ async def test_a_job_whose_lease_moved_stops_being_reported_here(
     manual_sim.clock.advance(3)
     await eventually(lambda: _reports_step(metrics, job), message="the job's step series")
     await manual_sim.set_faults(latency_ms=1500)  # the next poll stays in flight a while
-    await eventually(lambda: _exists(redis, keys.lease(job)), message="a poll in flight")
-    await redis.set(keys.lease(job), "another-replica")  # it took the job over meanwhile
+    await eventually(
+        lambda: _exists(redis, keys.lease(f"openai:{job}")), message="a poll in flight"
+    )
+    await redis.set(
+        keys.lease(f"openai:{job}"), "another-replica"
+    )  # it took the job over meanwhile
     await eventually(lambda: _not(_reports_step(metrics, job)), message="series forgotten")
 
 

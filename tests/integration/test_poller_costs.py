@@ -36,7 +36,8 @@ async def poller(
 
 def requests(metrics: Metrics, endpoint: str) -> float:
     return sum(
-        metrics.upstream_requests.labels(endpoint, code)._value.get() for code in ("200", "429")
+        metrics.upstream_requests.labels("openai", endpoint, code)._value.get()
+        for code in ("200", "429")
     )
 
 
@@ -73,13 +74,13 @@ async def test_a_nudge_reads_the_job_so_a_silent_status_change_is_seen(
         manual_sim.clock.advance(2)
         await eventually(lambda: caught_up(redis, manual_sim), message="first events")
         manual_sim.platform.set_status(JOB, "paused")  # no event says so; no sweep soon
-        await Schedule(redis, Scripts(redis), "webhook").nudge([JOB])
+        await Schedule(redis, Scripts(redis), "webhook").nudge([f"openai:{JOB}"])
         await eventually(lambda: _status(redis, "paused"), message="status after the nudge")
-        assert await redis.hget(keys.job(JOB), "refresh") is None
+        assert await redis.hget(keys.job(f"openai:{JOB}"), "refresh") is None
 
 
 async def _status(redis: aioredis.Redis, status: str) -> bool:
-    return await redis.hget(keys.job(JOB), "status") == status
+    return await redis.hget(keys.job(f"openai:{JOB}"), "status") == status
 
 
 async def test_a_finished_job_is_drained_then_dropped(
@@ -92,7 +93,7 @@ async def test_a_finished_job_is_drained_then_dropped(
         manual_sim.platform.fast_forward(JOB, steps=500)  # runs to the end and succeeds
         await eventually(lambda: _status(redis, "succeeded"), message="completion seen")
         await eventually(lambda: caught_up(redis, manual_sim), message="every event drained")
-        assert await redis.zscore(keys.SCHEDULE, JOB) is None
+        assert await redis.zscore(keys.SCHEDULE, f"openai:{JOB}") is None
 
 
 async def test_replicas_share_one_request_budget(
@@ -185,10 +186,10 @@ async def test_idle_jobs_are_polled_less_often_than_running_ones(
         polls: dict[str, set[str]] = {JOB: set(), idle_job: set()}
         for _ in range(150):  # every poll rewrites the job's snapshot (updated_at)
             for job_id, seen in polls.items():
-                seen.add(str(await redis.hget(keys.job(job_id), "updated_at")))
+                seen.add(str(await redis.hget(keys.job(f"openai:{job_id}"), "updated_at")))
             await asyncio.sleep(0.02)
     assert len(polls[JOB]) >= 2 * len(polls[idle_job]) >= 2
 
 
 async def _status_of(redis: aioredis.Redis, job_id: str, status: str) -> bool:
-    return await redis.hget(keys.job(job_id), "status") == status
+    return await redis.hget(keys.job(f"openai:{job_id}"), "status") == status

@@ -50,7 +50,7 @@ def rules_env(tmp_path: Path) -> dict[str, str]:
 
 
 async def plateau_wait(redis: aioredis.Redis) -> int:
-    raw = await redis.hget(keys.rule_state(JOB), "reward-plateau")
+    raw = await redis.hget(keys.rule_state(f"openai:{JOB}"), "reward-plateau")
     return int(json.loads(raw)["detector"]["wait"]) if raw else 0
 
 
@@ -79,7 +79,7 @@ async def step_until(
 async def _stream_has_step(redis: aioredis.Redis, sim: ManualSim) -> bool:
     """The poller has ingested the simulator's latest step of the job."""
     row = next(r for r in sim.platform.summary()["data"] if r["id"] == JOB)
-    stored = await redis.hget(keys.job(JOB), "step")
+    stored = await redis.hget(keys.job(f"openai:{JOB}"), "step")
     return row["step"] == 0 or stored == str(row["step"])
 
 

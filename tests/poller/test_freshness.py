@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from service.models.job import JobSnapshot
+from service.providers.openai import first_page_limit
 from service.store.jobs import JobRecord
 from service.upstream.models import JobEvent
 from workers.poller.freshness import (
-    first_page_limit,
     hints_change,
     job_of,
     listed_job,

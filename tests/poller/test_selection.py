@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from service.upstream.models import JobEvent
-from workers.poller.selection import page_has_cursor, select_new
+from service.upstream.selection import page_has_cursor, select_new
 
 
 @dataclass

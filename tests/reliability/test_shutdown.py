@@ -19,8 +19,8 @@ async def everything_decided(redis: aioredis.Redis, sim: ManualSim) -> bool:
     for job in JOBS:
         if await stream_ids(redis, job) != sim.upstream_ids(job):
             return False
-        appended = await redis.hget(keys.job(job), "seq")
-        decided = await redis.hget(keys.rule_state(job), "_seq")
+        appended = await redis.hget(keys.job(f"openai:{job}"), "seq")
+        decided = await redis.hget(keys.rule_state(f"openai:{job}"), "_seq")
         if appended is None or appended != decided:
             return False
     return True

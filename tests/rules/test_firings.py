@@ -19,7 +19,7 @@ def test_a_firing_records_rule_job_reason_values_and_the_best_step() -> None:
     firing = build_firing(
         the_rule, state, verdict, job=facts_of_event(bad), fired_at=2.5, event=bad
     )
-    assert firing.firing_id == firing_id("r", bad.job_id, 1)
+    assert firing.firing_id == firing_id("r", bad.key, 1)
     assert (firing.rule, firing.kind, firing.dry_run) == ("r", "threshold", True)
     assert firing.reason == "train_loss nan is not finite at step 11; best 0.4 at step 10"
     assert (firing.best, firing.best_step) == (0.4, 10)

@@ -91,8 +91,15 @@ def test_a_gap_is_given_up_on_after_redeliveries_and_reported() -> None:
 
 
 def test_entries_without_a_job_or_sequence_are_set_apart() -> None:
-    good = Entry("1-0", {"j": "ftjob-1", "s": "1"})
-    foreign = [Entry("2-0", {"j": "ftjob-1"}), Entry("3-0", {"s": "x", "j": "a"})]
+    good = Entry("1-0", {"j": "openai:ftjob-1", "s": "1"})
+    foreign = [Entry("2-0", {"j": "openai:ftjob-1"}), Entry("3-0", {"s": "x", "j": "openai:a"})]
     by_job, others = job_entries([good, *foreign])
-    assert by_job == {"ftjob-1": [(1, good)]}
+    assert by_job == {"openai:ftjob-1": [(1, good)]}
     assert others == foreign
+
+
+def test_entries_of_the_version_before_providers_are_read_as_their_providers() -> None:
+    polled = Entry("1-0", {"j": "ftjob-1", "s": "1", "e": '{"source":"openai"}'})
+    pushed = Entry("2-0", {"j": "run-7", "s": "1", "e": '{"job_id":"run-7","source":"ingest"}'})
+    by_job, _ = job_entries([polled, pushed])
+    assert by_job == {"openai:ftjob-1": [(1, polled)], "ingest:run-7": [(1, pushed)]}

@@ -50,7 +50,7 @@ def test_an_open_incident_gets_one_resolve_per_receiver_with_the_firing_id() -> 
     event = status_event("paused", "running")
     ((receiver, notice),) = resolve_notices(rule, fired("errors"), event, "job resumed", 10.0)
     assert receiver == "pd" and notice.resolved
-    assert notice.firing_id == firing_id("errors", "ftjob-1", 2)
+    assert notice.firing_id == firing_id("errors", "openai:ftjob-1", 2)
 
 
 def test_nothing_to_resolve_without_a_firing_or_a_receiver() -> None:

@@ -93,7 +93,7 @@ def status(old: str, new: str) -> NormalizedEvent:
 @pytest.fixture
 async def rig(redis: aioredis.Redis) -> Rig:
     rig = Rig(redis)
-    await rig.schedule.watch([JOB])
+    await rig.schedule.watch([f"openai:{JOB}"])
     return rig
 
 
@@ -125,7 +125,7 @@ async def test_a_tick_that_changes_nothing_writes_nothing(rig: Rig) -> None:
         await rig.poll(job_status, [metrics(len(job_status), 1.0)])
         await rig.decide()
         await rig.ticker.tick_all()  # starts (or stops) the stalled clock
-        version = await rig.redis.hget(keys.rule_state(JOB), "_v")
+        version = await rig.redis.hget(keys.rule_state(f"openai:{JOB}"), "_v")
         rig.now += 1
         await rig.ticker.tick_all()
-        assert await rig.redis.hget(keys.rule_state(JOB), "_v") == version
+        assert await rig.redis.hget(keys.rule_state(f"openai:{JOB}"), "_v") == version

@@ -92,7 +92,7 @@ async def test_a_concurrent_commit_wins_and_the_loser_retries(
     await handle(worker, "1-0", entry(1, 1.0), 1)
     store = RuleStateStore(redis, Scripts(redis), group="rules")
     stale = await store.load(JOB)
-    await redis.hset(keys.rule_state(JOB), "_v", "2.other")  # another worker committed
+    await redis.hset(keys.rule_state(f"openai:{JOB}"), "_v", "2.other")  # another worker committed
     assert await store.commit(JOB, stale.version, Commit(seq=2)) is None
 
 
@@ -109,7 +109,7 @@ async def test_a_batch_decides_each_jobs_events_in_order_with_one_commit(
     outcomes = await worker.handle_batch(batch)
     assert outcomes == [Disposition.ACKED] * 4
     assert await tasks(redis) == 2  # one cancel per job: the loss crossed 5 once for each
-    stored = await RuleStateStore(redis, Scripts(redis), group="rules").load(JOB)
+    stored = await RuleStateStore(redis, Scripts(redis), group="rules").load(f"openai:{JOB}")
     assert stored.last_seq == 3
     assert stored.version.startswith("1.")  # three events, one commit
 
@@ -144,7 +144,9 @@ async def test_a_batch_acknowledges_what_it_committed(
 
 async def test_one_stale_commit_does_not_hold_back_another_jobs(redis: aioredis.Redis) -> None:
     store = RuleStateStore(redis, Scripts(redis), group="rules")
-    await redis.hset(keys.rule_state(JOB), "_v", "4")  # another worker committed meanwhile
+    await redis.hset(
+        keys.rule_state(f"openai:{JOB}"), "_v", "4"
+    )  # another worker committed meanwhile
     done = await store.commit_many([(JOB, "3", Commit(seq=2)), ("ftjob-2", "0", Commit(seq=1))])
     assert done[0] is None
     assert done[1] == (await store.load("ftjob-2")).version

@@ -41,7 +41,7 @@ async def test_append_is_idempotent_by_event_id(store: JobStore, redis: aioredis
     assert [e.event_id for e in first] == ["ev-1", "ev-2", "ev-3"]
     assert [e.event_id for e in again] == ["ev-4"]
     assert await stream_ids(redis) == ["ev-1", "ev-2", "ev-3", "ev-4"]
-    record = await store.load("ftjob-1")
+    record = await store.load("openai:ftjob-1")
     assert record.cursor == "ev-4" and record.snapshot.step == 3 and not record.done
 
 
@@ -56,26 +56,26 @@ async def test_snapshot_round_trips_with_non_finite_metrics(store: JobStore) -> 
         metrics={"train_loss": math.inf},
     )
     await store.append(snap, [], cursor=None)
-    loaded = (await store.load("j")).snapshot
+    loaded = (await store.load("openai:j")).snapshot
     assert loaded.metrics["train_loss"] == math.inf
     assert (loaded.model, loaded.metadata, loaded.step) == ("o4-mini", {"team": "x"}, 4)
-    assert await store.all_job_ids() == ["j"]
-    assert [s.job_id for s in await store.snapshots(["j", "missing"])] == ["j"]
+    assert await store.all_job_keys() == ["openai:j"]
+    assert [s.job_id for s in await store.snapshots(["openai:j", "openai:missing"])] == ["j"]
 
 
 async def test_append_refuses_when_the_lease_moved(store: JobStore, redis: aioredis.Redis) -> None:
-    await redis.set(keys.lease("ftjob-1"), "replica-b")
+    await redis.set(keys.lease("openai:ftjob-1"), "replica-b")
     with pytest.raises(LeaseLost):
         await store.append(
             JobSnapshot(job_id="ftjob-1"), [event(1)], cursor="ev-1", owner="replica-a"
         )
     assert await stream_ids(redis) == []
-    assert (await store.load("ftjob-1")).cursor is None
+    assert (await store.load("openai:ftjob-1")).cursor is None
 
 
 async def test_seen_window_is_bounded(store: JobStore, redis: aioredis.Redis) -> None:
     await store.append(
         JobSnapshot(job_id="ftjob-1"), [event(n) for n in range(1, 121)], cursor="ev-120"
     )
-    assert await redis.zcard(keys.seen("ftjob-1")) == 50
+    assert await redis.zcard(keys.seen("openai:ftjob-1")) == 50
     assert len(await stream_ids(redis)) == 120

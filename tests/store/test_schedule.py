@@ -63,9 +63,10 @@ async def test_a_nudge_during_a_poll_survives_the_release(redis: aioredis.Redis)
 
 async def test_discovery_lease_has_one_holder(redis: aioredis.Redis) -> None:
     a, b = replica(redis, "a"), replica(redis, "b")
-    assert await a.hold_discovery(5)
-    assert not await b.hold_discovery(5)
-    assert await a.hold_discovery(5)
+    assert await a.hold_discovery("openai", 5)
+    assert not await b.hold_discovery("openai", 5)
+    assert await a.hold_discovery("openai", 5)
+    assert await b.hold_discovery("azure-east", 5)  # each provider has its own sweep
 
 
 async def _store_status(redis: aioredis.Redis, job_id: str, status: str) -> None:

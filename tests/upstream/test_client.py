@@ -44,7 +44,8 @@ def page(items: list[dict[str, Any]], has_more: bool = False) -> dict[str, Any]:
 
 def count(metrics: Metrics, endpoint: str, code: str) -> float:
     value = metrics.registry.get_sample_value(
-        "ftwatch_upstream_requests_total", {"endpoint": endpoint, "code": code}
+        "ftwatch_upstream_requests_total",
+        {"provider": "openai", "endpoint": endpoint, "code": code},
     )
     return value or 0.0
 

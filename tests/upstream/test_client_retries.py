@@ -43,7 +43,8 @@ async def test_500_twice_then_200_succeeds_and_every_attempt_is_counted(
     assert count(metrics, "get_job", "500") == 2
     assert count(metrics, "get_job", "200") == 1
     duration = metrics.registry.get_sample_value(
-        "ftwatch_upstream_request_duration_seconds_count", {"endpoint": "get_job"}
+        "ftwatch_upstream_request_duration_seconds_count",
+        {"provider": "openai", "endpoint": "get_job"},
     )
     assert duration == 3
 

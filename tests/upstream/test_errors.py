@@ -8,6 +8,7 @@ import pytest
 
 from service.upstream.errors import (
     BadRequest,
+    EnvNames,
     NotFound,
     QuotaExceeded,
     RateLimited,
@@ -44,7 +45,7 @@ def err(
         endpoint=endpoint,
         where="GET /fine_tuning/jobs/ftjob-1",
         job_id=job_id,
-        key_set=key_set,
+        names=EnvNames(key_set=key_set),
         max_retry_after=120.0,
         now=0.0,
     )

@@ -13,15 +13,17 @@ the firing: a pause slowed by retries would lose the race and stay paused for go
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 
 from service.metrics import Metrics
 from service.models.action import ActionName, ActionTask
 from service.models.firing import ActionResult, Firing, JobFacts
+from service.models.ident import INGEST_PROVIDER
+from service.providers.base import Provider, Unsupported
+from service.providers.registry import Providers, UnknownProvider
 from service.store.effects import Effects
-from service.upstream.client import UpstreamClient
 from service.upstream.errors import (
     BadRequest,
     NotFound,
@@ -29,7 +31,7 @@ from service.upstream.errors import (
     Unauthorized,
     UpstreamError,
 )
-from service.upstream.models import Checkpoint, Job
+from service.upstream.models import Checkpoint
 from workers.actions.reconcile import already_done, pointless
 
 log = structlog.get_logger(__name__)
@@ -42,12 +44,12 @@ class ActionExecutor:
 
     def __init__(
         self,
-        client: UpstreamClient | None,
+        providers: Providers,
         effects: Effects,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._client = client
+        self._providers = providers
         self._effects = effects
         self._metrics = metrics
         self._clock = clock
@@ -58,7 +60,6 @@ class ActionExecutor:
         action: ActionName,
         *,
         firing_id: str,
-        source: str,
         event_created_at: int | None = None,
     ) -> ActionResult:
         """A manual action (the API): executed and recorded like a rule's."""
@@ -71,18 +72,19 @@ class ActionExecutor:
             fired_at=self._clock(),
             event_created_at=event_created_at,
         )
-        return await self.execute(ActionTask(action=action, firing=firing, source=source))
+        return await self.execute(ActionTask(action=action, firing=firing))
 
     async def execute(self, task: ActionTask) -> ActionResult:
         """Run the task unless an earlier try finished it; record and count the outcome."""
-        claim = await self._effects.claim(task.effect_key, task.firing.job.id)
+        claim = await self._effects.claim(task.effect_key, task.firing.job.key)
         if claim.done is not None:
             return ActionResult(
                 action=task.action,
                 outcome="already",
                 detail=f"done before for this firing ({claim.done})",
             )
-        with structlog.contextvars.bound_contextvars(job_id=task.firing.job.id):
+        job = task.firing.job
+        with structlog.contextvars.bound_contextvars(provider=task.provider, job_id=job.id):
             if claim.superseded and task.action != "cancel":
                 # An earlier try died unrecorded, and a later action on the job (this
                 # firing's own resume, say) was decided since: re-applying this one would
@@ -113,26 +115,47 @@ class ActionExecutor:
         await self._record(task, result, None)
         return result
 
+    def _provider(self, task: ActionTask) -> Provider | None:
+        """The provider to call; None for an ingested job, whose trainer decides."""
+        if task.provider == INGEST_PROVIDER:
+            return None
+        return self._providers[task.provider]
+
     async def _apply(self, task: ActionTask, *, retrying: bool) -> ActionResult:
-        if task.source != "openai" or self._client is None:
+        try:
+            provider = self._provider(task)
+        except UnknownProvider as exc:
+            return self._result(task, "failed", str(exc))
+        if provider is None:
             return self._result(task, "ok", "recorded only: the job is not on the upstream API")
+        why = provider.supports(task.action)
+        if why is not None:  # never retried: asking again cannot change the answer
+            return self._result(
+                task,
+                "unsupported",
+                str(Unsupported(provider.name, provider.kind, task.action, why)),
+            )
+        return await self._call(provider, task, retrying=retrying)
+
+    async def _call(self, provider: Provider, task: ActionTask, *, retrying: bool) -> ActionResult:
         job_id = task.firing.job.id
         if retrying:
-            job = await self._client.get_job(job_id)
+            job = await provider.get_job(job_id)
             if already_done(task.action, job.status):
                 return self._result(task, "already", f"job is {job.status}")
         try:
-            await _call(self._client, task.action)(job_id)
+            await provider.act(task.action, job_id)
         except BadRequest as exc:
-            return await self._reconcile(task, exc)
+            return await self._reconcile(provider, task, exc)
         except (NotFound, Unauthorized, QuotaExceeded) as exc:
             return self._result(task, "failed", exc.message)
         return self._result(task, "ok")
 
-    async def _reconcile(self, task: ActionTask, exc: BadRequest) -> ActionResult:
+    async def _reconcile(
+        self, provider: Provider, task: ActionTask, exc: BadRequest
+    ) -> ActionResult:
         """The upstream refused: find out whether the goal already holds or cannot."""
-        assert self._client is not None
-        job = await self._client.get_job(task.firing.job.id)
+        job = await provider.get_job(task.firing.job.id)
         if already_done(task.action, job.status):
             return self._result(task, "already", f"job is {job.status}")
         reason = pointless(task.action, job.status)
@@ -145,10 +168,13 @@ class ActionExecutor:
 
     async def _checkpoint(self, task: ActionTask) -> str | None:
         """After a pause, the checkpoint at (or before) the best step: the model to keep."""
-        if task.action != "pause" or task.source != "openai" or self._client is None:
+        if task.action != "pause" or task.provider == INGEST_PROVIDER:
             return None
         try:
-            page = await self._client.list_checkpoints(task.firing.job.id, limit=100)
+            provider = self._providers[task.provider]
+            page = await provider.list_checkpoints(task.firing.job.id, limit=100)
+        except UnknownProvider:
+            return None
         except UpstreamError as exc:  # a missing checkpoint name must not fail the pause
             log.info("checkpoints_unavailable", error=str(exc))
             return None
@@ -159,7 +185,7 @@ class ActionExecutor:
         created = task.firing.event_created_at
         if result.outcome == "ok" and created:
             self._metrics.event_to_action.observe(max(0.0, self._clock() - created))
-        failed = result.outcome == "failed"
+        failed = result.outcome in ("failed", "unsupported")
         record = task.firing.model_copy(
             update={
                 "actions": [result],
@@ -179,10 +205,6 @@ class ActionExecutor:
         if failed:
             for receiver in task.notify:
                 await self._effects.deliver(receiver, record.model_dump_json())
-
-
-def _call(client: UpstreamClient, action: ActionName) -> Callable[[str], Awaitable[Job]]:
-    return {"pause": client.pause, "resume": client.resume, "cancel": client.cancel}[action]
 
 
 def best_checkpoint(checkpoints: list[Checkpoint], best_step: int | None) -> str | None:

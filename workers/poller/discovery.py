@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from service.models.ident import job_key
+from service.providers.base import Job, Provider
 from service.settings import Settings
 from service.store.schedule import Schedule
-from service.upstream.client import UpstreamClient
-from service.upstream.models import Job
 
 # Statuses are folded into the schedule one listing page at a time.
 BATCH = 100
@@ -33,7 +33,10 @@ class Sweep:
 class _Fold:
     """Buffers listed jobs and folds them into the schedule a page at a time."""
 
-    def __init__(self, schedule: Schedule, discovering: bool, keep_seconds: float) -> None:
+    def __init__(
+        self, provider: str, schedule: Schedule, discovering: bool, keep_seconds: float
+    ) -> None:
+        self._provider = provider
         self._schedule = schedule
         self._discovering = discovering
         self._keep = keep_seconds
@@ -48,32 +51,36 @@ class _Fold:
 
     async def flush(self) -> None:
         jobs, self._jobs = self._jobs, []
+        name = self._provider
         if self._discovering:
-            found = [job.id for job in jobs if not job.is_terminal]
+            found = [job_key(name, job.id) for job in jobs if not job.is_terminal]
             self.sweep.added += await self._schedule.watch(found)
-        listed = [(j.id, j.status, j.model_dump_json()) for j in jobs]
+        listed = [(job_key(name, j.id), j.status, j.model_dump_json()) for j in jobs]
         changed = await self._schedule.confirm_statuses(listed, keep_seconds=self._keep)
         self.sweep.changed += changed
 
 
-async def discover(client: UpstreamClient, schedule: Schedule, settings: Settings) -> Sweep:
-    """Watch new jobs (FTWATCH_JOBS, or every non-terminal one listed) and sweep statuses.
+async def discover(provider: Provider, schedule: Schedule, settings: Settings) -> Sweep:
+    """Watch a provider's new jobs (its named ones, or every non-terminal one listed) and
+    sweep their statuses.
 
-    With FTWATCH_JOBS the listing stops as soon as every named job still watched was seen.
+    With named jobs the listing stops as soon as every named job still watched was seen.
     """
-    named = settings.job_ids
+    named = list(provider.named_jobs)
     # The listed job serves a first poll for as long as a status counts as fresh.
     keep = 3 * settings.discovery_interval + settings.poll_interval
-    fold = _Fold(schedule, discovering=not named, keep_seconds=keep)
+    fold = _Fold(provider.name, schedule, discovering=not named, keep_seconds=keep)
     wanted: set[str] = set()
     if named:
-        fold.sweep.added = await schedule.watch(named)
-        wanted = set(await schedule.watched_ids())
+        fold.sweep.added = await schedule.watch([job_key(provider.name, j) for j in named])
+        prefix = job_key(provider.name, "")
+        watched = await schedule.watched_ids()
+        wanted = {k.removeprefix(prefix) for k in watched if k.startswith(prefix)} & set(named)
         if not wanted:
             return fold.sweep
     after: str | None = None
     for _ in range(MAX_PAGES):
-        page = await client.list_jobs(after=after, limit=BATCH)
+        page = await provider.list_jobs(after=after, limit=BATCH)
         for job in page.data:
             if not named or job.id in wanted:
                 await fold.add(job)

@@ -19,9 +19,6 @@ from service.upstream.models import Job, JobEvent, JobMethod
 # Statuses that hold until something happens that the jobs listing, an event or a webhook
 # shows. Others (pausing, resuming, statuses nobody documented) are in motion: read each poll.
 STEADY_STATUSES = frozenset({"running", "queued", "validating_files", "pending", "paused"})
-# Upstream's page cap; the first page of a poll asks for fewer (see first_page_limit).
-MAX_LIMIT = 100
-MIN_FIRST_LIMIT = 10
 
 
 def needs_job(record: JobRecord, now_ms: int, stale_ms: int) -> bool:
@@ -66,17 +63,6 @@ def hints_change(events: Sequence[JobEvent]) -> bool:
         if event.type != "metrics" and not event.message.startswith("Checkpoint created"):
             return True
     return False
-
-
-def first_page_limit(cursor: str | None, last_new: int | None) -> int:
-    """Events to ask for on the first page: twice what the last poll found, plus slack.
-
-    Most polls find a handful of events; listing 100 to keep 5 costs upstream, network
-    and parsing. A job with more pages back with full pages, so nothing is missed.
-    """
-    if cursor is None or last_new is None:
-        return MAX_LIMIT
-    return max(MIN_FIRST_LIMIT, min(MAX_LIMIT, 2 * last_new + 5))
 
 
 def job_of(snapshot: JobSnapshot) -> Job:

@@ -15,26 +15,17 @@ import structlog
 
 from service.metrics import Metrics
 from service.models.event import normalize
+from service.models.ident import JobRef
+from service.providers.base import NewEvents, Provider
+from service.providers.registry import Providers
 from service.store.jobs import JobRead, JobRecord, JobStore
-from service.upstream.client import EventPage, UpstreamClient
 from service.upstream.models import Job
-from workers.poller.freshness import (
-    MAX_LIMIT,
-    first_page_limit,
-    hints_change,
-    job_of,
-    listed_job,
-    needs_job,
-)
-from workers.poller.selection import NewEvents, page_has_cursor, select_new
+from workers.poller.freshness import hints_change, job_of, listed_job, needs_job
 from workers.poller.snapshot import merge_snapshot
 from workers.poller.status_change import status_change
 
 log = structlog.get_logger(__name__)
 
-# 100 pages (of up to 100 events) bound one poll at 10,000 events, far above what a job
-# emits between two polls (a step is seconds at least).
-MAX_PAGES = 100
 # Jobs whose new-event counts this replica remembers (to size first pages); beyond it the
 # memory starts over, which only costs full first pages for a while.
 MAX_REMEMBERED = 100_000
@@ -48,30 +39,6 @@ class PollResult:
     appended: int
     rejected: int
     read_job: bool = False
-
-
-async def fetch_new(
-    client: UpstreamClient, job_id: str, cursor: str | None, first_limit: int = MAX_LIMIT
-) -> NewEvents:
-    """Page back from the newest event until the cursor (or the oldest event)."""
-    pages: list[EventPage] = []
-    after: str | None = None
-    limit = first_limit
-    for _ in range(MAX_PAGES):
-        page = await client.list_events(job_id, after=after, limit=limit)
-        pages.append(page)
-        if page_has_cursor(page, cursor) or not page.has_more or page.last_id is None:
-            break
-        after, limit = page.last_id, MAX_LIMIT
-    found = select_new(pages, cursor)
-    if cursor is not None and not found.reached_cursor and len(pages) == MAX_PAGES:
-        log.warning(
-            "event_gap",
-            cursor=cursor,
-            fetched=len(found.events),
-            hint="more events than one poll may fetch; older ones are skipped",
-        )
-    return found
 
 
 def _then(first: NewEvents, later: NewEvents) -> NewEvents:
@@ -98,26 +65,28 @@ class JobPoller:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        providers: Providers,
         store: JobStore,
         metrics: Metrics,
         *,
         stale_after: float = 90.0,
     ) -> None:
-        self._client = client
+        self._providers = providers
         self._store = store
         self._metrics = metrics
         self._stale_ms = int(stale_after * 1000)
         self._last_new: dict[str, int] = {}
 
-    async def poll(self, job_id: str, owner: str) -> PollResult:
-        """Poll `job_id` while holding its lease as `owner`; raises upstream/store errors."""
-        record = await self._store.load(job_id)
-        seen = await self._read(job_id, record)
+    async def poll(self, key: str, owner: str) -> PollResult:
+        """Poll the job `key` while holding its lease as `owner`; raises upstream/store errors."""
+        ref = JobRef.parse(key)
+        provider = self._providers[ref.provider]
+        record = await self._store.load(key)
+        seen = await self._read(provider, ref.id, record)
         found = seen.found
-        self._report_rejected(job_id, found)
+        self._report_rejected(provider.name, ref.id, found)
         job = seen.job or job_of(record.snapshot)
-        events = [normalize(job, event) for event in found.events]
+        events = [normalize(job, event, provider.name) for event in found.events]
         change = status_change(job, record.snapshot, time.time())
         if change is not None:
             events.append(change)
@@ -129,12 +98,12 @@ class JobPoller:
             owner=owner,
             read=seen.read,
         )
-        self._remember(job_id, len(found.events), job.is_terminal)
+        self._remember(key, len(found.events), job.is_terminal)
         for event in added:
-            self._metrics.events_ingested.labels("openai", event.type).inc()
+            self._metrics.events_ingested.labels(provider.name, event.type).inc()
         self._metrics.observe_job(snapshot)
         if job.is_terminal:
-            self._metrics.job_terminal(job_id)
+            self._metrics.job_terminal(snapshot.ref)
         return PollResult(
             status=job.status,
             appended=len(added),
@@ -142,43 +111,47 @@ class JobPoller:
             read_job=seen.job is not None,
         )
 
-    async def _read(self, job_id: str, record: JobRecord) -> _Seen:
+    async def _read(self, provider: Provider, job_id: str, record: JobRecord) -> _Seen:
         """The upstream reads of one poll: events, and the job when it may have changed."""
-        first = first_page_limit(record.cursor, self._last_new.get(job_id))
+        last_new = self._last_new.get(record.snapshot.key)
         if needs_job(record, _now_ms(), self._stale_ms):
             # The job first, its events second: when the job reads terminal, the events
             # listed after it include the last ones, so this poll is the final drain.
-            job, read = await self._read_job(job_id, record)
-            return _Seen(await fetch_new(self._client, job_id, record.cursor, first), job, read)
-        found = await fetch_new(self._client, job_id, record.cursor, first)
+            job, read = await self._read_job(provider, job_id, record)
+            found = await provider.new_events(job_id, record.cursor, last_new)
+            return _Seen(found, job, read)
+        found = await provider.new_events(job_id, record.cursor, last_new)
         if not hints_change(found.events):
             return _Seen(found)
-        job, read = await self._read_job(job_id, record)
+        job, read = await self._read_job(provider, job_id, record)
         if job.is_terminal:  # list again after the read: that listing is the final drain
             cursor = found.newest_id or record.cursor
-            found = _then(found, await fetch_new(self._client, job_id, cursor, MAX_LIMIT))
+            found = _then(found, await provider.new_events(job_id, cursor, None))
         return _Seen(found, job, read)
 
-    async def _read_job(self, job_id: str, record: JobRecord) -> tuple[Job, JobRead]:
+    async def _read_job(
+        self, provider: Provider, job_id: str, record: JobRecord
+    ) -> tuple[Job, JobRead]:
         listed = listed_job(record, _now_ms(), self._stale_ms)
         if listed is not None:  # the status sweep read it moments ago
             return listed[0], JobRead(at_ms=listed[1])
         read = JobRead(at_ms=_now_ms(), refresh=record.refresh)
-        return await self._client.get_job(job_id), read
+        return await provider.get_job(job_id), read
 
-    def _remember(self, job_id: str, new: int, terminal: bool) -> None:
+    def _remember(self, key: str, new: int, terminal: bool) -> None:
         if terminal:
-            self._last_new.pop(job_id, None)
+            self._last_new.pop(key, None)
             return
         if len(self._last_new) >= MAX_REMEMBERED:
             self._last_new.clear()
-        self._last_new[job_id] = new
+        self._last_new[key] = new
 
-    def _report_rejected(self, job_id: str, found: NewEvents) -> None:
+    def _report_rejected(self, provider: str, job_id: str, found: NewEvents) -> None:
         for item in found.rejected:
-            self._metrics.events_rejected.labels("openai", "malformed").inc()
+            self._metrics.events_rejected.labels(provider, "malformed").inc()
             log.warning(
                 "event_rejected",
+                provider=provider,
                 job_id=job_id,
                 event_id=item.id,
                 error=item.error,

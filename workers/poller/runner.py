@@ -10,10 +10,12 @@ import structlog
 from redis.exceptions import RedisError
 
 from service.metrics import Metrics
+from service.models.ident import JobRef
+from service.providers.base import Provider
+from service.providers.registry import Providers, UnknownProvider
 from service.settings import Settings
 from service.store.jobs import JobStore, LeaseLost
 from service.store.schedule import Schedule
-from service.upstream.client import UpstreamClient
 from service.upstream.errors import NotFound, UpstreamError
 from workers.outage import Outage
 from workers.poller.backpressure import BackPressure
@@ -33,7 +35,7 @@ class Poller:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        providers: Providers,
         job_poller: JobPoller,
         *,
         schedule: Schedule,
@@ -42,7 +44,7 @@ class Poller:
         settings: Settings,
         backpressure: BackPressure | None = None,
     ) -> None:
-        self._client = client
+        self._providers = providers
         self._backpressure = backpressure
         self._jobs = jobs
         self._job_poller = job_poller
@@ -78,37 +80,55 @@ class Poller:
         self._next_discovery = time.monotonic() + self._settings.discovery_interval
         self._metrics.expire_job_series()
         self._stretch = await self._schedule.stretch()
-        if not await self._schedule.hold_discovery(self._settings.discovery_interval * 2):
+        held = [
+            p
+            for p in self._providers.values()
+            if await self._schedule.hold_discovery(p.name, self._settings.discovery_interval * 2)
+        ]
+        if not held:
             self._metrics.jobs_watched.clear()  # the discovering replica reports the census
             return
         # Beside the claims: at 10,000 jobs the listing is 100 pages under the request
         # budget, and polls must go on meanwhile.
-        self._sweep_task = asyncio.create_task(self._sweep(), name="jobs sweep")
+        self._sweep_task = asyncio.create_task(self._sweep(held), name="jobs sweep")
 
     def _sweeping(self) -> bool:
         return self._sweep_task is not None and not self._sweep_task.done()
 
-    async def _sweep(self) -> None:
-        """List the account's jobs (discovery and statuses), then take the census."""
+    async def _sweep(self, providers: list[Provider]) -> None:
+        """List each provider's jobs (discovery and statuses), then take the census."""
+        for provider in providers:
+            await self._sweep_one(provider)
         try:
-            sweep = await discover(self._client, self._schedule, self._settings)
-            if sweep.added:
-                log.info("jobs_discovered", added=sweep.added)
-            if sweep.changed:
-                log.debug("statuses_changed", jobs=len(sweep.changed))
             await self._census()
-        except UpstreamError as exc:
-            log.warning("discovery_failed", error=str(exc))
         except RedisError as exc:  # the claim loop reports the outage itself
-            log.info("discovery_interrupted", error=str(exc))
+            log.info("census_interrupted", error=str(exc))
+
+    async def _sweep_one(self, provider: Provider) -> None:
+        with structlog.contextvars.bound_contextvars(provider=provider.name):
+            try:
+                sweep = await discover(provider, self._schedule, self._settings)
+                if sweep.added:
+                    log.info("jobs_discovered", added=sweep.added)
+                if sweep.changed:
+                    log.debug("statuses_changed", jobs=len(sweep.changed))
+            except UpstreamError as exc:
+                log.warning("discovery_failed", error=str(exc))
+            except RedisError as exc:  # the claim loop reports the outage itself
+                log.info("discovery_interrupted", error=str(exc))
 
     async def _census(self) -> None:
-        """Set ftwatch_jobs_watched{status} from every watched job's last known status."""
-        statuses = await self._jobs.statuses(await self._schedule.watched_ids())
+        """Set ftwatch_jobs_watched{provider,status} from every watched job's last status."""
+        watched = await self._schedule.watched_ids()
+        statuses = await self._jobs.statuses(watched)
+        by_provider = Counter(
+            (JobRef.parse(key).provider, s or "unknown")
+            for key, s in zip(watched, statuses, strict=True)
+        )
         counts = Counter(s or "unknown" for s in statuses)
         self._metrics.jobs_watched.clear()
-        for status, count in counts.items():
-            self._metrics.jobs_watched.labels(status).set(count)
+        for (provider, status), count in by_provider.items():
+            self._metrics.jobs_watched.labels(provider, status).set(count)
         settings = self._settings
         # One listing page per 100 jobs per discovery interval.
         sweep_rate = (len(statuses) // 100 + 1) / settings.discovery_interval
@@ -128,8 +148,8 @@ class Poller:
         if self._backpressure is not None and await self._backpressure.engaged():
             return
         claimed, claimed_at = await self._schedule.claim(free, self._settings.lease_seconds)
-        for job_id in claimed:
-            task = asyncio.create_task(self._poll(job_id, claimed_at), name=f"poll {job_id}")
+        for key in claimed:
+            task = asyncio.create_task(self._poll(key, claimed_at), name=f"poll {key}")
             self._tasks.add(task)
             task.add_done_callback(self._poll_done)
 
@@ -137,50 +157,61 @@ class Poller:
         self._tasks.discard(task)
         self._slot_freed.set()
 
-    async def _poll(self, job_id: str, claimed_at: int) -> None:
-        with structlog.contextvars.bound_contextvars(job_id=job_id):
-            delay = await self._poll_once(job_id)
+    async def _poll(self, key: str, claimed_at: int) -> None:
+        ref = JobRef.parse(key)
+        with structlog.contextvars.bound_contextvars(provider=ref.provider, job_id=ref.id):
+            delay = await self._poll_once(key)
             try:
                 # Counted from the claim, not the poll's end: a job is polled every
                 # interval, not every interval plus the poll's own duration.
                 due = None if delay is None else claimed_at + int(delay * 1000)
-                await self._schedule.release(job_id, due, claimed_at)
+                await self._schedule.release(key, due, claimed_at)
             except RedisError as exc:
                 # The lease expires by itself and the job falls due again: nothing lost.
                 log.warning("release_failed", error=str(exc))
 
-    async def _poll_once(self, job_id: str) -> float | None:
+    async def _poll_once(self, key: str) -> float | None:
         """Poll and return the delay to the next poll (None drops the job)."""
         settings = self._settings
         try:
-            result = await self._job_poller.poll(job_id, self._schedule.owner)
+            result = await self._job_poller.poll(key, self._schedule.owner)
+        except UnknownProvider as exc:
+            # Its provider left the config: keep the job (and its history) for when it
+            # comes back, asking rarely.
+            self._report_unknown(key, str(exc))
+            return settings.poll_interval * settings.idle_poll_factor
         except NotFound as exc:
             log.error("job_not_found", error=str(exc), hint="the job is no longer watched")
             return None
         except UpstreamError as exc:
-            self._report_once(job_id, exc)
+            self._report_once(key, exc)
             factor = 1.0 if exc.retryable else settings.idle_poll_factor
             return settings.poll_interval * factor
         except LeaseLost:
             log.info("lease_lost", hint="another replica polls this job now")
             # Its series are that replica's to report now; ours would only grow stale.
-            self._metrics.forget_job(job_id)
+            self._metrics.forget_job(JobRef.parse(key))
             return settings.poll_interval
         except RedisError as exc:
             log.warning("store_unavailable", error=str(exc), hint="events are fetched again")
             return settings.poll_interval
-        self._errors.pop(job_id, None)
+        self._errors.pop(key, None)
         if result.appended:
             log.debug("events_appended", count=result.appended, status=result.status)
         delay = poll_delay(result.status, settings.poll_interval, settings.idle_poll_factor)
         return None if delay is None else delay * self._stretch
 
-    def _report_once(self, job_id: str, exc: UpstreamError) -> None:
+    def _report_once(self, key: str, exc: UpstreamError) -> None:
         """Log a job's upstream error when it first appears or changes, not every poll."""
-        key = f"{exc.status}:{exc.code}"
-        if self._errors.get(job_id) != key:
-            self._errors[job_id] = key
+        said = f"{exc.status}:{exc.code}"
+        if self._errors.get(key) != said:
+            self._errors[key] = said
             log.error("poll_failed", error=str(exc), status=exc.status, code=exc.code)
+
+    def _report_unknown(self, key: str, error: str) -> None:
+        if self._errors.get(key) != "unknown-provider":
+            self._errors[key] = "unknown-provider"
+            log.error("poll_skipped", error=error, hint="add the provider back to the config")
 
     async def _drain(self) -> None:
         """Give in-flight polls a bounded time; a cancelled one's lease simply expires."""

@@ -36,7 +36,7 @@ def merge_snapshot(
         model=job.model or previous.model,
         method=job.method_type,
         metadata=dict(job.metadata or {}),
-        source="openai",
+        provider=previous.provider,
         step=step,
         total_steps=total,
         metrics=metrics,

@@ -30,4 +30,5 @@ def status_change(job: Job, previous: JobSnapshot, now: float) -> NormalizedEven
         model=job.model or None,
         metadata=dict(job.metadata or {}),
         status=job.status,
+        provider=previous.provider,
     )

@@ -24,6 +24,7 @@ from workers.rules.when import StalledWhen
 class BacktestRow(BaseModel):
     """One firing the rules would have made."""
 
+    provider: str
     job_id: str
     rule: str
     kind: str
@@ -48,14 +49,14 @@ def backtest(rules: RulesFile, events: Iterable[NormalizedEvent]) -> list[Backte
     jobs: dict[str, _Job] = {}
     rows: list[BacktestRow] = []
     for event in events:
-        job = jobs.setdefault(event.job_id, _Job())
+        job = jobs.setdefault(event.key, _Job())
         for rule in rules.rules:
             if job.last is not None and isinstance(rule.when, StalledWhen):
                 rows += _stall_check(rule, rule.when, job, event.created_at)
             state, verdict = evaluate(rule, job.states.get(rule.name), event, event.created_at)
             job.states[rule.name] = state
             if verdict is not None:
-                rows.append(_row(rule, state, verdict, event.job_id, event.created_at))
+                rows.append(_row(rule, state, verdict, event, event.created_at))
         job.last = event
     return rows
 
@@ -67,6 +68,7 @@ def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list
         return []
     snapshot = JobSnapshot(
         job_id=last.job_id,
+        provider=last.provider,
         status=last.status or "running",
         model=last.model,
         method=last.method,
@@ -80,13 +82,16 @@ def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list
         state, verdict = tick(rule, job.states.get(rule.name), snapshot, now)
         job.states[rule.name] = state
         if verdict is not None:
-            rows.append(_row(rule, state, verdict, last.job_id, now))
+            rows.append(_row(rule, state, verdict, last, now))
     return rows
 
 
-def _row(rule: Rule, state: RuleState, verdict: Verdict, job_id: str, at: float) -> BacktestRow:
+def _row(
+    rule: Rule, state: RuleState, verdict: Verdict, event: NormalizedEvent, at: float
+) -> BacktestRow:
     return BacktestRow(
-        job_id=job_id,
+        provider=event.provider,
+        job_id=event.job_id,
         rule=rule.name,
         kind=rule.kind,
         at=at,
@@ -96,7 +101,7 @@ def _row(rule: Rule, state: RuleState, verdict: Verdict, job_id: str, at: float)
         dry_run=rule.dry_run,
         best=verdict.best,
         best_step=verdict.best_step,
-        firing_id=firing_id(rule.name, job_id, state.episode),
+        firing_id=firing_id(rule.name, event.key, state.episode),
     )
 
 

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from service.models.ident import DEFAULT_PROVIDER
+from service.providers.config import ProviderSpec, default_specs, duplicate_names
 from workers.rules.actions_spec import Action, CancelAction, NotifyAction, PauseAction, ResumeAction
 from workers.rules.crosscheck import LOG_RECEIVER, SKIP_CROSS_CHECK, cross_check
 from workers.rules.durations import Duration
@@ -90,14 +92,22 @@ class Receiver(StrictModel):
 class Match(StrictModel):
     """Which jobs a rule applies to; every key given must match."""
 
+    # Provider names (globs, e.g. azure-*); `ingest` names ingested jobs.
+    provider: Annotated[list[str], BeforeValidator(as_list), Field(min_length=1)] | None = None
     method: Annotated[list[Method], BeforeValidator(as_list), Field(min_length=1)] | None = None
     metadata: dict[str, str] = Field(default_factory=dict)  # subset of the job's metadata
     model: Annotated[list[str], BeforeValidator(as_list), Field(min_length=1)] | None = None
 
     def matches(
-        self, method: str | None, model: str | None, metadata: dict[str, str] | None
+        self,
+        method: str | None,
+        model: str | None,
+        metadata: dict[str, str] | None,
+        provider: str = DEFAULT_PROVIDER,
     ) -> bool:
-        """True when the job's method, base model (glob) and metadata all match."""
+        """True when the job's provider, method, base model (glob) and metadata all match."""
+        if self.provider is not None and not any(fnmatchcase(provider, g) for g in self.provider):
+            return False
         if self.method is not None and method not in self.method:
             return False
         if self.model is not None and (
@@ -147,9 +157,13 @@ class Rule(StrictModel):
         return self.when.kind
 
     def applies_to(
-        self, method: str | None, model: str | None, metadata: dict[str, str] | None
+        self,
+        method: str | None,
+        model: str | None,
+        metadata: dict[str, str] | None,
+        provider: str = DEFAULT_PROVIDER,
     ) -> bool:
-        return self.match is None or self.match.matches(method, model, metadata)
+        return self.match is None or self.match.matches(method, model, metadata, provider)
 
     def describe_actions(self) -> list[str]:
         """The actions in words: `pause`, `resume after 10m (at most 2 times)`, `notify:ops`."""
@@ -159,8 +173,19 @@ class Rule(StrictModel):
 class RulesFile(StrictModel):
     """The whole rules file. Build it with `parse_rules`/`load_rules` to get every error."""
 
+    providers: list[ProviderSpec] = Field(default_factory=default_specs)
     receivers: list[Receiver] = Field(default_factory=list)
     rules: list[Rule]
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, value: list[ProviderSpec]) -> list[ProviderSpec]:
+        if not value:
+            raise ValueError("list at least one provider, or leave the section out")
+        dupes = duplicate_names(value)
+        if dupes:
+            raise ValueError(f"provider names must be unique: {', '.join(dupes)}")
+        return value
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> RulesFile:

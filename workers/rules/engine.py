@@ -85,9 +85,12 @@ def fit_state(rule: Rule, state: RuleState | None) -> RuleState:
     return RuleState(detector=_INITIAL[rule.kind](), episode=state.episode + 1)
 
 
-def firing_id(rule_name: str, job_id: str, episode: int) -> str:
-    """The stable id of one firing: the dedup key of every effect it causes."""
-    digest = hashlib.sha256(f"{rule_name}\x00{job_id}\x00{episode}".encode()).hexdigest()
+def firing_id(rule_name: str, job_key: str, episode: int) -> str:
+    """The stable id of one firing: the dedup key of every effect it causes.
+
+    `job_key` is `<provider>:<id>`: two providers' jobs of one id never share a claim.
+    """
+    digest = hashlib.sha256(f"{rule_name}\x00{job_key}\x00{episode}".encode()).hexdigest()
     return f"fir_{digest[:32]}"
 
 
@@ -104,7 +107,7 @@ def evaluate(
 ) -> tuple[RuleState, Verdict | None]:
     """Feed one event of a job to one rule; a Verdict when the rule fires now."""
     current = fit_state(rule, state)
-    if not rule.applies_to(event.method, event.model, event.metadata):
+    if not rule.applies_to(event.method, event.model, event.metadata, event.provider):
         return current, None
     current = _track_status(current, event.status)
     detector, verdict = _step(rule.when, current.detector, event)
@@ -121,7 +124,7 @@ def tick(
     For `stalled`, `job.last_event_at` must be on the clock of `now`.
     """
     current = fit_state(rule, state)
-    if not rule.applies_to(job.method, job.model, job.metadata):
+    if not rule.applies_to(job.method, job.model, job.metadata, job.provider):
         return current, None
     current = _track_status(current, job.status)
     when, detector = rule.when, current.detector

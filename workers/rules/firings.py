@@ -14,6 +14,7 @@ def facts_of_event(event: EventFacts) -> JobFacts:
     """The job as an event shows it."""
     return JobFacts(
         id=event.job_id,
+        provider=event.provider,
         model=event.model,
         method=event.method,
         metadata=dict(event.metadata),
@@ -26,6 +27,7 @@ def facts_of_snapshot(job: JobSnapshot) -> JobFacts:
     """The job as a snapshot shows it."""
     return JobFacts(
         id=job.job_id,
+        provider=job.provider,
         model=job.model,
         method=job.method,
         metadata=dict(job.metadata),
@@ -46,7 +48,7 @@ def build_firing(
 ) -> Firing:
     """The firing of `rule` decided by `verdict`; `state` is the one `evaluate` returned."""
     return Firing(
-        firing_id=firing_id(rule.name, job.id, state.episode),
+        firing_id=firing_id(rule.name, job.key, state.episode),
         rule=rule.name,
         kind=rule.kind,
         job=job if verdict.step is None else job.model_copy(update={"step": verdict.step}),

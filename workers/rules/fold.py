@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from service.models.ident import DEFAULT_PROVIDER, INGEST_PROVIDER, job_key
 from service.store.rule_state import Commit
 from workers.rules.plan import Decision
 from workers.rules.state_codec import dump_state
@@ -104,12 +105,22 @@ def job_entries(entries: Sequence[Entry]) -> tuple[dict[str, list[tuple[int, Ent
     by_job: dict[str, list[tuple[int, Entry]]] = {}
     foreign: list[Entry] = []
     for entry in entries:
-        job_id, seq = entry.fields.get("j", ""), _int(entry.fields.get("s"))
-        if not job_id or seq is None:
+        key, seq = entry_job(entry.fields), _int(entry.fields.get("s"))
+        if not key or seq is None:
             foreign.append(entry)
         else:
-            by_job.setdefault(job_id, []).append((seq, entry))
+            by_job.setdefault(key, []).append((seq, entry))
     return by_job, foreign
+
+
+def entry_job(fields: Fields) -> str:
+    """The job key of a stream entry; entries of the version before providers name the
+    bare id, which belongs to `openai`, or to `ingest` when the event says so."""
+    j = fields.get("j", "")
+    if not j or ":" in j:
+        return j
+    provider = INGEST_PROVIDER if '"source":"ingest"' in fields.get("e", "") else DEFAULT_PROVIDER
+    return job_key(provider, j)
 
 
 def _int(value: str | None) -> int | None:

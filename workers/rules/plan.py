@@ -80,11 +80,10 @@ def _changed(state: RuleState, previous: RuleState | None) -> bool:
 
 @dataclass  # not frozen: built for every event, and frozen dataclasses are slow to build
 class Trigger:
-    """Where a verdict came from: the event (if any), the job, the time, the source."""
+    """Where a verdict came from: the event (if any), the job, the time."""
 
     facts: Callable[[], JobFacts]  # the job's facts, asked for only when a rule fires
     now: float
-    source: str = "openai"
     event: EventFacts | None = None
 
     @cached_property
@@ -165,9 +164,7 @@ class _Planner:
             # Events of the final drain carry the terminal status: nothing left to control.
             return ActionResult(action=name, outcome="skipped", detail=f"job already {status}")
         # The firing is filled in by `fire` once every action is planned.
-        task = ActionTask(
-            action=name, firing=_PLACEHOLDER, source=self.trigger.source, notify=self.receivers
-        )
+        task = ActionTask(action=name, firing=_PLACEHOLDER, notify=self.receivers)
         if isinstance(action, ResumeAction):
             return self._resume(action, task)
         self.tasks.append(task)

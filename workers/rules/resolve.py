@@ -42,7 +42,7 @@ def resolve_notices(
     if previous.fired_count == 0:
         return []
     notice = Firing(
-        firing_id=firing_id(rule.name, event.job_id, previous.episode),
+        firing_id=firing_id(rule.name, event.key, previous.episode),
         rule=rule.name,
         kind=rule.kind,
         job=facts_of_event(event),

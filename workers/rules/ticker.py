@@ -72,7 +72,7 @@ class RuleTicker:
 
     async def tick_job(self, job: JobSnapshot, seq: int) -> int:
         """Tick one job whose snapshot shows its events up to `seq`."""
-        stored = await self._store.load(job.job_id)
+        stored = await self._store.load(job.key)
         if (stored.last_seq or 0) != seq:
             # The snapshot is ahead of the events the rules have decided (or behind, read
             # before a newer append): judged now, a resume it shows would re-arm rules
@@ -80,7 +80,7 @@ class RuleTicker:
             # The events carry the same statuses in order; the next tick looks again.
             return 0
         now = self._clock()
-        trigger = Trigger(lambda: facts_of_snapshot(job), now, source=job.source)
+        trigger = Trigger(lambda: facts_of_snapshot(job), now)
         view = view_of(stored, self._rules.rules)
         decision = decide_rules(
             self._rules.rules, view, lambda rule, prev: tick(rule, prev, job, now), trigger
@@ -88,7 +88,7 @@ class RuleTicker:
         if not decision.states:
             return 0
         # A conflict means a worker just committed for this job: the next tick re-judges.
-        if not await self._store.commit(job.job_id, stored.version, encode(decision, None)):
+        if not await self._store.commit(job.key, stored.version, encode(decision, None)):
             return 0
         for firing in decision.firings:
             self._metrics.rule_firings.labels(firing.rule).inc()

@@ -134,7 +134,7 @@ class RuleWorker:
     def decide(self, view: RulesView, event: EventFacts) -> Decision:
         """Every rule on one event (pure apart from the clock)."""
         now = self._clock()
-        trigger = Trigger(lambda: facts_of_event(event), now, source=event.source, event=event)
+        trigger = Trigger(lambda: facts_of_event(event), now, event=event)
         decision = decide_rules(
             self._rules.rules, view, lambda rule, prev: evaluate(rule, prev, event, now), trigger
         )

@@ -8,6 +8,7 @@ from workers.notify.payloads.alertmanager import fingerprint
 
 LABELS = {
     "alertname": "reward-plateau",
+    "provider": "openai",
     "job_id": "ftjob-abc123",
     "rule": "reward-plateau",
     "model": "o4-mini-2025-04-16",
@@ -22,8 +23,15 @@ def test_envelope_is_version_4() -> None:
     assert body["status"] == "firing"
     assert body["receiver"] == "ops"
     assert body["truncatedAlerts"] == 0
-    assert body["groupLabels"] == {"alertname": "reward-plateau", "job_id": "ftjob-abc123"}
-    assert body["groupKey"] == '{}:{alertname="reward-plateau", job_id="ftjob-abc123"}'
+    assert body["groupLabels"] == {
+        "alertname": "reward-plateau",
+        "provider": "openai",
+        "job_id": "ftjob-abc123",
+    }
+    assert (
+        body["groupKey"]
+        == '{}:{alertname="reward-plateau", job_id="ftjob-abc123", provider="openai"}'
+    )
     assert body["commonLabels"] == LABELS
     assert body["commonAnnotations"] == body["alerts"][0]["annotations"]
     assert body["externalURL"] == EXTERNAL_URL
@@ -41,7 +49,7 @@ def test_the_alert_carries_the_facts() -> None:
     assert "pause ok, notify ops queued" in description
     assert alert["startsAt"] == "2025-11-22T03:00:01.250Z"
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"
-    assert alert["generatorURL"] == f"{EXTERNAL_URL}/v1/jobs/ftjob-abc123"
+    assert alert["generatorURL"] == f"{EXTERNAL_URL}/v1/jobs/openai:ftjob-abc123"
     assert alert["fingerprint"] == fingerprint(LABELS)
 
 
@@ -69,11 +77,20 @@ def test_unknown_model_and_method_are_left_out_of_the_labels() -> None:
     body = render_json(
         "alertmanager", plateau_firing(job=JobFacts(id="ftjob-x")), external_url=None
     )
-    assert set(body["alerts"][0]["labels"]) == {"alertname", "job_id", "rule", "severity"}
+    assert set(body["alerts"][0]["labels"]) == {
+        "alertname",
+        "provider",
+        "job_id",
+        "rule",
+        "severity",
+    }
     assert body["externalURL"] == ""
     assert body["alerts"][0]["generatorURL"] == ""
 
 
 def test_group_key_quotes_label_values() -> None:
     body = render_json("alertmanager", plateau_firing(rule='say "hi"\\now'))
-    assert body["groupKey"] == '{}:{alertname="say \\"hi\\"\\\\now", job_id="ftjob-abc123"}'
+    assert (
+        body["groupKey"]
+        == '{}:{alertname="say \\"hi\\"\\\\now", job_id="ftjob-abc123", provider="openai"}'
+    )

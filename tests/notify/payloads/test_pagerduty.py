@@ -21,9 +21,9 @@ def test_trigger_event_carries_the_facts() -> None:
     event = render_json("pagerduty")
     assert event["routing_key"] == ROUTING_KEY
     assert event["event_action"] == "trigger"
-    assert event["dedup_key"] == pagerduty_dedup_key("ftjob-abc123", "reward-plateau")
+    assert event["dedup_key"] == pagerduty_dedup_key("openai:ftjob-abc123", "reward-plateau")
     assert event["client"] == "ftwatch"
-    assert event["client_url"] == f"{EXTERNAL_URL}/v1/jobs/ftjob-abc123"
+    assert event["client_url"] == f"{EXTERNAL_URL}/v1/jobs/openai:ftjob-abc123"
     payload = event["payload"]
     assert payload["summary"].startswith("[reward-plateau] ftjob-abc123")
     assert REASON in payload["summary"]

@@ -30,7 +30,7 @@ def test_blocks_are_header_job_fields_details_and_actions() -> None:
         "text": "Rule reward-plateau fired on ftjob-abc123",
     }
     assert [f["text"] for f in fields["fields"]] == [
-        f"*Job*\n<{EXTERNAL_URL}/v1/jobs/ftjob-abc123|ftjob-abc123>",
+        f"*Job*\n<{EXTERNAL_URL}/v1/jobs/openai:ftjob-abc123|ftjob-abc123>",
         "*Model*\no4-mini-2025-04-16",
         "*Method*\nreinforcement",
         "*Step*\n40",

@@ -25,7 +25,9 @@ def test_envelope_is_type_timestamp_data() -> None:
 
 def test_data_carries_job_rule_reason_values_actions_and_checkpoint() -> None:
     data = render_json("standard")["data"]
+    assert (data["provider"], data["job_id"]) == ("openai", "ftjob-abc123")  # SPEC §6
     assert data["job"] == {
+        "provider": "openai",
         "id": "ftjob-abc123",
         "model": "o4-mini-2025-04-16",
         "method": "reinforcement",
@@ -45,7 +47,7 @@ def test_data_carries_job_rule_reason_values_actions_and_checkpoint() -> None:
     ]
     assert data["firing_id"] == "fir_0b3c9d2e"
     assert data["event"] == {"id": "ftevent-9f8e7d", "created_at": "2025-11-22T03:00:00.000Z"}
-    assert data["url"] == f"{EXTERNAL_URL}/v1/jobs/ftjob-abc123"
+    assert data["url"] == f"{EXTERNAL_URL}/v1/jobs/openai:ftjob-abc123"
     assert data["resolved"] is False
     assert data["summary"].startswith("[reward-plateau] ftjob-abc123")
 

@@ -33,6 +33,7 @@ def labels_of(firing: Firing) -> dict[str, str]:
     job = firing.job
     labels = {
         "alertname": firing.rule,
+        "provider": job.provider,
         "job_id": job.id,
         "rule": firing.rule,
         "severity": severity(firing),
@@ -67,10 +68,10 @@ def build(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
         "startsAt": fired_at,
         # A resolve notice is sent when the condition cleared, so that moment ends it.
         "endsAt": fired_at if firing.resolved else ZERO_TIME,
-        "generatorURL": job_url(ctx.external_url, firing.job.id) or "",
+        "generatorURL": job_url(ctx.external_url, firing.job.key) or "",
         "fingerprint": fingerprint(labels),
     }
-    group = {"alertname": firing.rule, "job_id": firing.job.id}
+    group = {"alertname": firing.rule, "provider": firing.job.provider, "job_id": firing.job.id}
     return {
         "version": "4",
         "groupKey": _group_key(group),

@@ -48,8 +48,8 @@ def iso_time(timestamp: float | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def job_url(external_url: str | None, job_id: str) -> str | None:
+def job_url(external_url: str | None, job_key: str) -> str | None:
     """The job's page in ftwatch's API (`GET /v1/jobs/{id}`), when the external URL is known."""
     if not external_url:
         return None
-    return f"{external_url.rstrip('/')}/v1/jobs/{quote(job_id, safe='', errors='surrogatepass')}"
+    return f"{external_url.rstrip('/')}/v1/jobs/{quote(job_key, safe=':', errors='surrogatepass')}"

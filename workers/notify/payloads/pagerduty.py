@@ -42,7 +42,7 @@ def build(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
         "routing_key": ctx.routing_key,
         "event_action": "resolve" if firing.resolved else "trigger",
         # Per (job, rule), not per episode: a resolve must close the incident it triggered.
-        "dedup_key": pagerduty_dedup_key(job.id, firing.rule),
+        "dedup_key": pagerduty_dedup_key(job.key, firing.rule),
         "client": "ftwatch",
         "payload": {
             "summary": clip(summary_line(firing), SUMMARY_MAX),
@@ -55,7 +55,7 @@ def build(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
             "custom_details": _details(firing),
         },
     }
-    url = job_url(ctx.external_url, job.id)
+    url = job_url(ctx.external_url, job.key)
     if url:
         event["client_url"] = url
         event["links"] = [{"href": url, "text": f"ftwatch: {clip(job.id, 200)}"}]

@@ -46,7 +46,7 @@ def _field(label: str, value: str | None) -> dict[str, str]:
 
 
 def _job_field(firing: Firing, ctx: RenderContext) -> dict[str, str]:
-    url = job_url(ctx.external_url, firing.job.id)
+    url = job_url(ctx.external_url, firing.job.key)
     if url is None:
         return _field("Job", firing.job.id)
     # `|` ends a link's URL part; the URL is percent-encoded, the label escaped.

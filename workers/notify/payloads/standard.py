@@ -22,6 +22,7 @@ def _action(result: ActionResult) -> dict[str, Any]:
 def _job(firing: Firing) -> dict[str, Any]:
     job = firing.job
     return {
+        "provider": job.provider,
         "id": job.id,
         "model": job.model,
         "method": job.method,
@@ -37,6 +38,8 @@ def build(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
     # Every key is always present (null when unknown): consumers get one stable schema.
     data = {
         "firing_id": firing.firing_id,
+        "provider": firing.job.provider,
+        "job_id": firing.job.id,
         "rule": firing.rule,
         "kind": firing.kind,
         "resolved": firing.resolved,
@@ -49,6 +52,6 @@ def build(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
         "actions": [_action(a) for a in firing.actions],
         "event": {"id": firing.event_id, "created_at": iso_time(firing.event_created_at)},
         "fired_at": iso_time(firing.fired_at),
-        "url": job_url(ctx.external_url, firing.job.id),
+        "url": job_url(ctx.external_url, firing.job.key),
     }
     return {"type": firing.type, "timestamp": iso_time(firing.fired_at) or EPOCH, "data": data}

@@ -1,0 +1,1 @@
+"""Providers: the upstream accounts ftwatch watches, each behind service.providers.base."""
