@@ -12,6 +12,8 @@ from pathlib import Path
 
 import openai
 
+from service.cli import SIM_FLAVORS
+from simulator.flavors import FLAVORS
 from tests.simulator.azure import PREVIEW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +87,7 @@ def test_the_azure_flavor_is_served_until_sigterm() -> None:
     finally:
         proc.kill()
         proc.communicate(timeout=30)
+
+
+def test_the_cli_offers_exactly_the_simulators_flavors() -> None:
+    assert tuple(FLAVORS) == SIM_FLAVORS
