@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 
 from service.logsetup import configure_logging
 from service.settings import Settings
+
+SIM_FLAVORS = ("openai", "azure", "azure-v1")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8081)
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--scenario", default=None, help="scenario file (YAML or JSON)")
+    # Spelled out (not imported from simulator.flavors) so `rules` need not load aiohttp.
+    sim.add_argument("--flavor", choices=SIM_FLAVORS, default="openai", help="vendor API to fake")
     rules = sub.add_parser("rules", help="check or backtest a rules file")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate a rules file")
@@ -60,21 +65,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         from service.demo import run_demo  # noqa: PLC0415
 
         return asyncio.run(run_demo(settings))
-    asyncio.run(_simulate(args.port, args.scenario, args.host))
-    return 0
+    return asyncio.run(_simulate(args))
 
 
-async def _simulate(port: int, scenario: str | None, host: str) -> None:
-    """Serve the simulator until SIGTERM/SIGINT."""
+def _startup_failed(message: str, code: int) -> int:
+    """One line on stderr, no traceback: what stopped the simulator from starting."""
+    print(f"ftwatch simulate: {message}", file=sys.stderr)
+    return code
+
+
+def _os_reason(exc: OSError) -> str:
+    """`Address already in use` rather than asyncio's long wrapped wording."""
+    if isinstance(exc.errno, int) and exc.errno > 0:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    """Serve the simulator until SIGTERM/SIGINT; a bad scenario exits 2, a busy port 1."""
     from service.serve import stop_on_signals  # noqa: PLC0415
-    from simulator.app import run_simulator  # noqa: PLC0415
+    from simulator.app import start_simulator  # noqa: PLC0415
+    from simulator.scenario import ScenarioError  # noqa: PLC0415
 
     stop = asyncio.Event()
     stop_on_signals(stop)
-    task = asyncio.create_task(run_simulator(port, scenario, host=host))
+    try:
+        runner = await start_simulator(args.port, args.scenario, args.host, flavor=args.flavor)
+    except ScenarioError as exc:  # a configuration error (SPEC §3): every problem, one line
+        return _startup_failed("; ".join(str(exc).splitlines()), 2)
+    except OSError as exc:
+        return _startup_failed(f"cannot listen on {args.host}:{args.port}: {_os_reason(exc)}", 1)
     await stop.wait()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await runner.cleanup()
+    return 0
 
 
 def _rules(args: argparse.Namespace) -> int:

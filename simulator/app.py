@@ -1,9 +1,8 @@
-"""The simulator's aiohttp app: `/v1` behind auth and faults, `/_sim` controls beside it."""
+"""The simulator's aiohttp app: the flavor's API behind auth and faults, `/_sim` controls."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from simulator.errors import ApiError
 from simulator.faults import FaultInjector
+from simulator.flavors import OPENAI, Flavor, flavor_named
 from simulator.platform import Platform
 from simulator.presets import default_scenario
 from simulator.routes_api import STATE, SimState, add_api_routes, error_response
@@ -20,22 +20,6 @@ from simulator.scenario import Scenario, load_scenario
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_NO_KEY = (
-    "You didn't provide an API key. You need to provide your API key in an Authorization "
-    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-)
-
-
-def _authorize(request: web.Request, api_key: str | None) -> None:
-    """401 unless `Authorization: Bearer <non-empty key>` (and the key, when one is set)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, _NO_KEY)
-    if api_key is not None and key != api_key:
-        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
 
 
 def _endpoint(request: web.Request) -> str:
@@ -55,6 +39,14 @@ def _record_fault(request: web.Request, state: SimState, status: int) -> None:
         state.platform.record_fault(request.match_info["job_id"], action, status)
 
 
+def _check(request: web.Request, state: SimState) -> None:
+    """Auth first (as API gateways do), then the api-version and the operation it offers."""
+    flavor = state.flavor
+    flavor.authorize(request.headers, state.api_key)
+    action = request.match_info.get("action") if request.method == "POST" else None
+    flavor.check_version(request.query.get("api-version"), action)
+
+
 async def _answer(request: web.Request, handler: Handler, state: SimState) -> web.StreamResponse:
     delay = state.faults.delay_s()
     if delay:
@@ -64,13 +56,13 @@ async def _answer(request: web.Request, handler: Handler, state: SimState) -> we
         if fault is not None:
             _record_fault(request, state, fault.status)
             raise fault
-        _authorize(request, state.api_key)
+        _check(request, state)
         response = await handler(request)
     except ApiError as exc:
-        return error_response(exc)
-    except web.HTTPException as exc:  # no such route under /v1: OpenAI's wording
-        message = f"Invalid URL ({request.method} {request.path})"
-        return error_response(ApiError(exc.status, message))
+        return error_response(exc, state.flavor)
+    except web.HTTPException as exc:  # no such route under the API root: the vendor's wording
+        unknown = state.flavor.unknown_path(exc.status, request.method, request.path)
+        return error_response(unknown, state.flavor)
     if response.status == 200 and isinstance(response, web.Response) and state.faults.truncate():
         return _truncated(response)
     return response
@@ -79,48 +71,76 @@ async def _answer(request: web.Request, handler: Handler, state: SimState) -> we
 @web.middleware
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
-    if not request.path.startswith("/v1/"):
+    if not request.path.startswith(state.flavor.prefix + "/"):
         try:
             return await handler(request)
         except ApiError as exc:
             return error_response(exc)
     response = await _answer(request, handler, state)
     state.stats.count(_endpoint(request), response.status)
-    response.headers["x-request-id"] = "req_" + uuid.uuid4().hex
+    name, value = state.flavor.request_id()
+    response.headers[name] = value
     return response
 
 
 def create_app(
-    source: Platform | Scenario | None = None, *, api_key: str | None = None
+    source: Platform | Scenario | None = None,
+    *,
+    api_key: str | None = None,
+    flavor: Flavor | str = OPENAI,
 ) -> web.Application:
     """The simulator app for a platform (or a scenario; None: the default demo scenario).
 
-    `api_key`: when set, only that bearer key is accepted; otherwise any non-empty key.
+    `api_key`: when set, only that key is accepted; otherwise any non-empty key.
+    `flavor`: the vendor surface (`openai`, `azure`, `azure-v1`; simulator/flavors.py).
     """
     platform = source if isinstance(source, Platform) else Platform(source or default_scenario())
+    chosen = flavor_named(flavor)
     app = web.Application(middlewares=[_middleware])
-    app[STATE] = SimState(
-        platform=platform, faults=FaultInjector(platform.scenario.faults), api_key=api_key
-    )
-    add_api_routes(app)
+    faults = FaultInjector(platform.scenario.faults)
+    app[STATE] = SimState(platform=platform, faults=faults, api_key=api_key, flavor=chosen)
+    add_api_routes(app, chosen.prefix)
     add_control_routes(app)
     return app
 
 
-async def run_simulator(port: int, scenario_path: str | None, host: str = "127.0.0.1") -> None:
-    """Serve the simulator on host:port until cancelled (`ftwatch simulate`)."""
+async def start_simulator(
+    port: int,
+    scenario_path: str | None,
+    host: str = "127.0.0.1",
+    *,
+    flavor: Flavor | str = OPENAI,
+) -> web.AppRunner:
+    """Load the scenario and listen; raises ScenarioError or OSError (port in use) first."""
     scenario = load_scenario(scenario_path) if scenario_path else default_scenario()
-    runner = web.AppRunner(create_app(scenario), access_log=None)
+    chosen = flavor_named(flavor)
+    runner = web.AppRunner(create_app(scenario, flavor=chosen), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1] if runner.addresses else port
-        log.info(
-            "simulator.listening",
-            base_url=f"http://{host}:{bound}/v1",
-            jobs=[job.id for job in scenario.jobs],
-        )
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1] if runner.addresses else port
+    log.info(
+        "simulator.listening",
+        flavor=chosen.name,
+        base_url=f"http://{host}:{bound}{chosen.prefix}",
+        jobs=[job.id for job in scenario.jobs],
+    )
+    return runner
+
+
+async def run_simulator(
+    port: int,
+    scenario_path: str | None,
+    host: str = "127.0.0.1",
+    *,
+    flavor: Flavor | str = OPENAI,
+) -> None:
+    """Serve the simulator on host:port until cancelled."""
+    runner = await start_simulator(port, scenario_path, host, flavor=flavor)
+    try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

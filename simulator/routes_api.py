@@ -1,4 +1,4 @@
-"""The `/v1/fine_tuning/...` routes: the same paths, JSON and errors as OpenAI's API."""
+"""The `<prefix>/fine_tuning/...` routes: OpenAI's paths and JSON, shaped by the flavor."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from simulator.errors import ApiError, bad_limit
 from simulator.faults import FaultInjector
+from simulator.flavors import OPENAI, Flavor
 from simulator.platform import Action, Platform
 from simulator.stats import RequestStats
 
@@ -27,6 +28,7 @@ class SimState:
     faults: FaultInjector
     stats: RequestStats = field(default_factory=RequestStats)
     api_key: str | None = None
+    flavor: Flavor = OPENAI
 
 
 STATE = web.AppKey("simulator_state", SimState)
@@ -36,12 +38,17 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=dumps)
 
 
-def error_response(exc: ApiError) -> web.Response:
-    return web.json_response(exc.envelope(), status=exc.status, headers=exc.headers, dumps=dumps)
+def error_response(exc: ApiError, flavor: Flavor = OPENAI) -> web.Response:
+    body = flavor.envelope(exc)
+    return web.json_response(body, status=exc.status, headers=exc.headers, dumps=dumps)
 
 
 def _platform(request: web.Request) -> Platform:
     return request.app[STATE].platform
+
+
+def _flavor(request: web.Request) -> Flavor:
+    return request.app[STATE].flavor
 
 
 def _limit(request: web.Request, default: int) -> int:
@@ -75,43 +82,43 @@ async def list_jobs(request: web.Request) -> web.Response:
         metadata=metadata or None,
         metadata_null=query.get("metadata") == "null",
     )
-    return json_response({"object": "list", "data": data, "has_more": more})
+    jobs = [_flavor(request).job(job) for job in data]
+    return json_response({"object": "list", "data": jobs, "has_more": more})
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return json_response(_platform(request).get_job(request.match_info["job_id"]))
+    job = _platform(request).get_job(request.match_info["job_id"])
+    return json_response(_flavor(request).job(job))
 
 
 async def list_events(request: web.Request) -> web.Response:
     data, more = _platform(request).list_events(
         request.match_info["job_id"], after=_after(request), limit=_limit(request, 20)
     )
-    return json_response({"object": "list", "data": data, "has_more": more})
+    events = [_flavor(request).event(event) for event in data]
+    return json_response({"object": "list", "data": events, "has_more": more})
 
 
 async def list_checkpoints(request: web.Request) -> web.Response:
     data, more = _platform(request).list_checkpoints(
         request.match_info["job_id"], after=_after(request), limit=_limit(request, 10)
     )
-    return json_response(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": more,
-        }
-    )
+    body: dict[str, Any] = {"object": "list", "data": data, "has_more": more}
+    if _flavor(request).list_ids:
+        body["first_id"] = data[0]["id"] if data else None
+        body["last_id"] = data[-1]["id"] if data else None
+    return json_response(body)
 
 
 async def act(request: web.Request) -> web.Response:
     """POST .../pause|resume|cancel: the job afterwards, or 400 in the wrong state."""
     action = cast(Action, request.match_info["action"])
-    return json_response(_platform(request).act(request.match_info["job_id"], action))
+    job = _platform(request).act(request.match_info["job_id"], action)
+    return json_response(_flavor(request).job(job))
 
 
-def add_api_routes(app: web.Application) -> None:
-    base = "/v1/fine_tuning/jobs"
+def add_api_routes(app: web.Application, prefix: str = "/v1") -> None:
+    base = prefix + "/fine_tuning/jobs"
     app.router.add_get(base, list_jobs)
     app.router.add_get(base + "/{job_id}", get_job)
     app.router.add_get(base + "/{job_id}/events", list_events)

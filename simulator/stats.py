@@ -8,7 +8,7 @@ from typing import Any
 
 
 class RequestStats:
-    """Counts `/v1` requests by `METHOD /route/{template}` and by HTTP status."""
+    """Counts API requests by `METHOD /route/{template}` and by HTTP status."""
 
     def __init__(self) -> None:
         self.started_mono = time.monotonic()
