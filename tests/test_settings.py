@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.cli import load_settings
+from service.config_check import ConfigError
 
 DELAYS = "FTWATCH_WEBHOOK_RETRY_DELAYS"
 EXAMPLE = "5s,30s,2m,10m,30m,1h,3h,6h"
@@ -54,9 +55,9 @@ def test_bad_webhook_retry_delays_stop_the_start_with_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, value: str, problem: str
 ) -> None:
     monkeypatch.setenv(DELAYS, value)
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(ConfigError) as refused:
         load_settings()
-    message = str(refused.value)
-    assert f"{DELAYS}: " in message
+    [message] = refused.value.problems
+    assert message.startswith(f"{DELAYS}: ")
     assert problem in message
     assert f"a valid value looks like {EXAMPLE}" in message
