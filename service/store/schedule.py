@@ -106,6 +106,13 @@ class Schedule:
         """Take or extend the discovery lease: one replica lists the account's jobs."""
         return await self.hold(keys.DISCOVERY_LEASE, ttl_seconds)
 
+    async def release_discovery(self) -> bool:
+        """Give up the discovery lease (shutdown): another replica sweeps at once."""
+        released = await self._scripts.release_lease(
+            keys=[keys.DISCOVERY_LEASE], args=[self.owner]
+        )
+        return bool(released)
+
     async def extend(self, job_id: str, ttl_seconds: float) -> bool:
         """Extend our lease on a job during a long poll; False when it moved elsewhere."""
         return await self.hold(keys.lease(job_id), ttl_seconds)
