@@ -101,8 +101,10 @@ def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]
 
 
 def _closest(name: str, known: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    return close[0] if close else None
+    # Compared without the prefix every name shares, or any name resembles any other.
+    tails = sorted(k.removeprefix(PREFIX) for k in known)
+    close = difflib.get_close_matches(name.removeprefix(PREFIX), tails, n=1, cutoff=0.6)
+    return PREFIX + close[0] if close else None
 
 
 def unknown_variable_line(name: str, closest: str | None) -> str:

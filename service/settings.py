@@ -147,9 +147,10 @@ def redis_url(url: str) -> str:
     """`url` when ftwatch can connect with it; ValueError naming the allowed schemes."""
     scheme, sep, rest = url.partition("://")
     allowed = ", ".join(f"{s}://" for s in REDIS_SCHEMES)
-    if not sep or scheme.lower() not in REDIS_SCHEMES:
-        shown = f"scheme {scheme + '://'!r}" if sep else "no scheme"
-        raise ValueError(f"{shown} is not supported; use one of {allowed}")
+    if not sep:
+        raise ValueError(f"has no scheme; use one of {allowed}")
+    if scheme.lower() not in REDIS_SCHEMES:
+        raise ValueError(f"scheme {scheme + '://'!r} is not supported; use one of {allowed}")
     if scheme.lower() in {"redis", "rediss", "unix"}:
         _parse_redis_url(url)
     elif not rest.split("/", 1)[0].rpartition("@")[2]:

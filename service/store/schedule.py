@@ -108,9 +108,7 @@ class Schedule:
 
     async def release_discovery(self) -> bool:
         """Give up the discovery lease (shutdown): another replica sweeps at once."""
-        released = await self._scripts.release_lease(
-            keys=[keys.DISCOVERY_LEASE], args=[self.owner]
-        )
+        released = await self._scripts.release_lease(keys=[keys.DISCOVERY_LEASE], args=[self.owner])
         return bool(released)
 
     async def extend(self, job_id: str, ttl_seconds: float) -> bool:
