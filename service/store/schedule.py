@@ -108,7 +108,11 @@ class Schedule:
 
     async def release_discovery(self) -> bool:
         """Give up the discovery lease (shutdown): another replica sweeps at once."""
-        released = await self._scripts.release_lease(keys=[keys.DISCOVERY_LEASE], args=[self.owner])
+        return await self.release_lease(keys.DISCOVERY_LEASE)
+
+    async def release_lease(self, key: str) -> bool:
+        """Free a lease taken with `hold`, if this replica still holds it."""
+        released = await self._scripts.release_lease(keys=[key], args=[self.owner])
         return bool(released)
 
     async def extend(self, job_id: str, ttl_seconds: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -39,7 +40,8 @@ async def test_sigterm_drains_frees_every_lease_and_logs_no_error(
     async with running_jobs(manual_sim):
         await eventually(lambda: _job_leased(redis), message="a job leased")
         assert await redis.exists(keys.DISCOVERY_LEASE)
-        assert proc.terminate(timeout=30) == 0, proc.log_tail()
+        # In a thread: the simulator answers on this loop while the polls drain.
+        assert await asyncio.to_thread(proc.terminate, 30.0) == 0, proc.log_tail()
     stopped_ms = time.time() * 1000
     assert await redis.keys(LEASES) == []
     # Each job is due at its next poll, not at a lease's expiry: another replica takes it now.
@@ -71,7 +73,7 @@ async def test_sigterm_to_the_process_group_with_embedded_redis_logs_no_error(
         async with running_jobs(manual_sim):
             await eventually(lambda: _polled(proc), message="jobs polled")
             os.killpg(proc.proc.pid, signal.SIGTERM)
-            assert proc.proc.wait(timeout=30) == 0, proc.log_tail()
+            assert await asyncio.to_thread(proc.proc.wait, 30) == 0, proc.log_tail()
     finally:
         proc.kill()
     assert _errors(proc) == [], proc.log_tail()
