@@ -7,12 +7,15 @@ Tests build their apps here too. Resources live in `cleanup_ctx` in dependency o
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from pathlib import Path
 
 from aiohttp import web
 
 from service import http_limits, keys, parts
 from service.api.setup import setup_api
+from service.config_check import ConfigError
 from service.keys import Role
 from service.metrics import Metrics
 from service.settings import Settings, environment
@@ -21,22 +24,33 @@ from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
 
-
-class ConfigError(Exception):
-    """The configuration cannot work; the service refuses to start (nothing half-done)."""
+__all__ = ["ConfigError", "create_app", "load_rules"]
 
 
-def load_rules(settings: Settings) -> RulesFile:
-    """The rules file (or the defaults) and its receivers' secrets, or ConfigError."""
-    where = str(settings.rules) if settings.rules else "the built-in rules"
+def load_rules(path: Path | None) -> RulesFile:
+    """The config file at `path` (or the defaults) with its receivers' secrets set, or
+    ConfigError with every problem prefixed by the file (the service starts with none)."""
+    where = str(path) if path else "built-in rules"
     try:
-        rules = configured_rules(settings.rules)
+        rules = configured_rules(path)
     except RulesError as exc:
-        raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(exc.errors)) from None
+        raise ConfigError([_placed(where, e) for e in exc.errors]) from None
     problems = check_env(rules, environment())
     if problems:
-        raise ConfigError(f"{where}: " + "; ".join(problems))
+        raise ConfigError([_placed(where, e) for e in problems])
     return rules
+
+
+_YAML_MARK = re.compile(r"line (\d+), column (\d+): ")
+
+
+def _placed(where: str, error: str) -> str:
+    """`error` at its place in the file: `rules.yaml:3:7: …` for YAML, else `rules.yaml: …`."""
+    mark = _YAML_MARK.match(error)
+    if mark:
+        return f"{where}:{mark[1]}:{mark[2]}: {error[mark.end() :]}"
+    # A missing or unreadable file's error already starts with its path.
+    return error if error.startswith(f"{where}:") else f"{where}: {error}"
 
 
 def create_app(
@@ -53,7 +67,7 @@ def create_app(
     app[keys.METRICS] = metrics or Metrics(
         max_job_series=settings.max_job_series, max_job_metrics=settings.max_job_metrics
     )
-    app[keys.RULES] = rules if rules is not None else load_rules(settings)
+    app[keys.RULES] = rules if rules is not None else load_rules(settings.rules)
     app[keys.STOPPING] = asyncio.Event()
     app[keys.STARTED] = time.monotonic()
     app.cleanup_ctx.append(parts.redis_ctx)

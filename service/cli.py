@@ -8,10 +8,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
+import structlog
 
+from service import config_check
 from service.logsetup import configure_logging
-from service.settings import Settings
+from service.settings import Settings, environment
 
 SIM_FLAVORS = ("openai", "azure", "azure-v1")
 
@@ -39,28 +40,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_settings() -> Settings:
-    """Read the environment once; a bad value is a one-line error naming the variable."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        lines = [
-            f"FTWATCH_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        ]
-        raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    """Read the environment once; ConfigError naming each bad variable."""
+    return config_check.read_settings()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "rules":
         return _rules(args)
-    settings = load_settings()
+    try:
+        settings, rules = config_check.startup_config(args.command)
+    except config_check.ConfigError as exc:
+        return config_check.refuse(exc.problems, sys.stderr, environment())
     # The demo prints its own story on stdout; its log says only what went wrong.
     quiet = args.command == "demo" and settings.log_level == "info"
     configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
+    _warn_unknown_variables()
     if args.command == "run":
         from service.runtime import run_service  # noqa: PLC0415 - keep `rules` fast
 
-        return asyncio.run(run_service(settings, args.role))
+        return asyncio.run(run_service(settings, args.role, rules))
     if args.command == "demo":
         from service.demo import run_demo  # noqa: PLC0415
 
@@ -98,6 +97,14 @@ async def _simulate(args: argparse.Namespace) -> int:
     await stop.wait()
     await runner.cleanup()
     return 0
+
+
+def _warn_unknown_variables() -> None:
+    """One warning per FTWATCH_* variable nothing reads: a typo must not pass unnoticed."""
+    log = structlog.get_logger("service.cli")
+    for name, closest in config_check.unknown_variables(environment()):
+        message = config_check.unknown_variable_line(name, closest)
+        log.warning("unknown_setting", variable=name, did_you_mean=closest, message=message)
 
 
 def _rules(args: argparse.Namespace) -> int:

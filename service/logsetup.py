@@ -8,6 +8,8 @@ from typing import Literal
 
 import structlog
 
+from service.settings import LogLevel
+
 _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.processors.add_log_level,
@@ -15,7 +17,9 @@ _SHARED: list[structlog.types.Processor] = [
 ]
 
 
-def configure_logging(fmt: Literal["json", "console"] | None = None, level: str = "info") -> None:
+def configure_logging(
+    fmt: Literal["json", "console"] | None = None, level: LogLevel = "info"
+) -> None:
     """Configure structlog and route stdlib loggers (aiohttp, redis) through it."""
     chosen = fmt or ("console" if sys.stderr.isatty() else "json")
     renderer: structlog.types.Processor = (
@@ -23,9 +27,8 @@ def configure_logging(fmt: Literal["json", "console"] | None = None, level: str 
         if chosen == "console"
         else structlog.processors.JSONRenderer()
     )
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        numeric = logging.INFO
+    # Settings has checked the name (FTWATCH_LOG_LEVEL); no silent fallback to info here.
+    numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=[
             *_SHARED,

@@ -6,24 +6,23 @@ import asyncio
 import gc
 import sys
 
-import structlog
-
-from service.app import ConfigError, create_app
+from service.app import create_app
+from service.config_check import ConfigError, refuse
 from service.keys import Role
 from service.serve import serve, stop_on_signals
-from service.settings import Settings
+from service.settings import Settings, environment
+from workers.rules.config import RulesFile
 
-log = structlog.get_logger(__name__)
 
+async def run_service(settings: Settings, role: Role, rules: RulesFile | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; exit code 0 after a clean shutdown, 2 for bad config.
 
-async def run_service(settings: Settings, role: Role) -> int:
-    """Serve until SIGTERM/SIGINT; exit code 0 after a clean shutdown."""
+    `rules`: the config file as `ftwatch run` already checked it (None: load it here).
+    """
     try:
-        app = create_app(settings, role=role)
+        app = create_app(settings, role=role, rules=rules)
     except ConfigError as exc:
-        log.error("config_invalid", error=str(exc))
-        print(f"ftwatch: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc.problems, sys.stderr, environment())
     _settle_heap()
     stop = asyncio.Event()
     stop_on_signals(stop)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -15,6 +15,10 @@ from service.durations import parse_duration
 # FTWATCH_WEBHOOK_RETRY_DELAYS: more delays than this is a typo, not a schedule.
 MAX_RETRY_DELAYS = 20
 RETRY_DELAYS_EXAMPLE = "5s,30s,2m,10m,30m,1h,3h,6h"
+# FTWATCH_REDIS_URL schemes (SPEC §3); anything else is refused before a connection is tried.
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
+LogLevel = Literal["debug", "info", "warning", "error"]
+_CHOICES = frozenset({*get_args(LogLevel), "json", "console"})
 
 
 class Settings(BaseSettings):
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
     jobs: str | None = None
     webhook_secret: SecretStr | None = None
     log_format: Literal["json", "console"] | None = None
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     max_job_series: int = Field(default=500, ge=0)
     # Metric names exported per job (SPEC §8): a trainer may push any names, and each is
     # a series; the rest are kept for the rules, not exported.
@@ -85,6 +89,23 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _check_redis_url(cls, value: Any) -> Any:
+        # An empty value means unset (the embedded Redis), as it always has.
+        if isinstance(value, str):
+            return redis_url(value.strip()) if value.strip() else None
+        return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        # INFO and Info are info; anything else reaches the Literal unchanged, so its
+        # error shows the value as written.
+        if isinstance(value, str) and value.strip().lower() in _CHOICES:
+            return value.strip().lower()
+        return value
+
     @field_validator("webhook_retry_delays", mode="before")
     @classmethod
     def _parse_delays(cls, value: Any) -> tuple[float, ...] | None:
@@ -120,6 +141,32 @@ def retry_delays(value: Any) -> tuple[float, ...]:
     if len(items) > MAX_RETRY_DELAYS:
         raise ValueError(f"has {len(items)} delays, at most {MAX_RETRY_DELAYS}; {hint}")
     return tuple(_retry_delay(n, item, hint) for n, item in enumerate(items, 1))
+
+
+def redis_url(url: str) -> str:
+    """`url` when ftwatch can connect with it; ValueError naming the allowed schemes."""
+    scheme, sep, rest = url.partition("://")
+    allowed = ", ".join(f"{s}://" for s in REDIS_SCHEMES)
+    if not sep:
+        raise ValueError(f"has no scheme; use one of {allowed}")
+    if scheme.lower() not in REDIS_SCHEMES:
+        raise ValueError(f"scheme {scheme + '://'!r} is not supported; use one of {allowed}")
+    if scheme.lower() in {"redis", "rediss", "unix"}:
+        _parse_redis_url(url)
+    elif not rest.split("/", 1)[0].rpartition("@")[2]:
+        raise ValueError(f"{scheme}:// needs at least one host:port")
+    return url
+
+
+def _parse_redis_url(url: str) -> None:
+    # redis-py's own parser, so what passes here also connects (a bad port or db would
+    # otherwise be a traceback at the first command).
+    from redis.asyncio.connection import parse_url  # noqa: PLC0415 - only when set
+
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        raise ValueError(str(exc).rstrip(".")) from None
 
 
 def _retry_delay(n: int, item: Any, hint: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.cli import load_settings
+from service.config_check import ConfigError, unknown_variables, variable_name
 
 DELAYS = "FTWATCH_WEBHOOK_RETRY_DELAYS"
 EXAMPLE = "5s,30s,2m,10m,30m,1h,3h,6h"
@@ -54,9 +55,60 @@ def test_bad_webhook_retry_delays_stop_the_start_with_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, value: str, problem: str
 ) -> None:
     monkeypatch.setenv(DELAYS, value)
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(ConfigError) as refused:
         load_settings()
-    message = str(refused.value)
-    assert f"{DELAYS}: " in message
+    [message] = refused.value.problems
+    assert message.startswith(f"{DELAYS}: ")
     assert problem in message
     assert f"a valid value looks like {EXAMPLE}" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://:secret@redis.example.com:6380",
+        "unix:///var/run/redis.sock?db=2",
+        "redis+sentinel://:secret@s1:26379,s2:26379/mymaster/0",
+        "redis+cluster://n1:7000,n2:7000",
+    ],
+)
+def test_every_redis_url_scheme_of_the_spec_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("FTWATCH_REDIS_URL", url)
+    assert load_settings().redis_url == url
+
+
+def test_an_empty_redis_url_means_the_embedded_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTWATCH_REDIS_URL", " ")
+    assert load_settings().redis_url is None
+
+
+@pytest.mark.parametrize(("value", "level"), [("DEBUG", "debug"), (" Warning ", "warning")])
+def test_log_level_is_read_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, value: str, level: str
+) -> None:
+    monkeypatch.setenv("FTWATCH_LOG_LEVEL", value)
+    assert load_settings().log_level == level
+
+
+def test_variables_are_named_as_the_environment_spells_them() -> None:
+    assert variable_name("poll_interval") == "FTWATCH_POLL_INTERVAL"
+    assert variable_name("openai_base_url") == "OPENAI_BASE_URL"
+
+
+def test_unknown_ftwatch_variables_get_the_closest_known_name() -> None:
+    environ = {
+        "FTWATCH_POLL_INTERVALL": "5",
+        "ftwatch_redis_ur": "redis://x",  # read in any case, like pydantic-settings does
+        "FTWATCH_ZZZ": "1",
+        "FTWATCH_PORT": "8080",
+        "FTWATCH_INGEST_TOKEN": "t",  # the trainer-side client's (SPEC §10)
+        "OPENAI_API_KEY": "sk",
+    }
+    assert unknown_variables(environ) == [
+        ("FTWATCH_POLL_INTERVALL", "FTWATCH_POLL_INTERVAL"),
+        ("FTWATCH_ZZZ", None),
+        ("ftwatch_redis_ur", "FTWATCH_REDIS_URL"),
+    ]

@@ -75,6 +75,9 @@ class EmbeddedRedis:
             str(self.data_dir / "redis.log"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own process group: a signal to ftwatch's group (Ctrl-C, `timeout`)
+            # reaches ftwatch alone, which stops this child after its loops (stop()).
+            process_group=0,
         )
         try:
             await asyncio.wait_for(self._wait_ready(), timeout=START_TIMEOUT)

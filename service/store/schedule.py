@@ -106,6 +106,15 @@ class Schedule:
         """Take or extend a provider's discovery lease: one replica lists its jobs."""
         return await self.hold(keys.discovery_lease(provider), ttl_seconds)
 
+    async def release_discovery(self) -> bool:
+        """Give up the discovery lease (shutdown): another replica sweeps at once."""
+        return await self.release_lease(keys.DISCOVERY_LEASE)
+
+    async def release_lease(self, key: str) -> bool:
+        """Free a lease taken with `hold`, if this replica still holds it."""
+        released = await self._scripts.release_lease(keys=[key], args=[self.owner])
+        return bool(released)
+
     async def extend(self, job_id: str, ttl_seconds: float) -> bool:
         """Extend our lease on a job during a long poll; False when it moved elsewhere."""
         return await self.hold(keys.lease(job_id), ttl_seconds)

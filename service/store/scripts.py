@@ -21,6 +21,7 @@ class Scripts:
         self.release_job: AsyncScript = client.register_script(_source("release_job"))
         self.watch_jobs: AsyncScript = client.register_script(_source("watch_jobs"))
         self.hold_lease: AsyncScript = client.register_script(_source("hold_lease"))
+        self.release_lease: AsyncScript = client.register_script(_source("release_lease"))
         self.load_rules: AsyncScript = client.register_script(_source("load_rules"))
         self.commit_rules: AsyncScript = client.register_script(_source("commit_rules"))
         self.move_due: AsyncScript = client.register_script(_source("move_due"))

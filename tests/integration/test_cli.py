@@ -59,7 +59,10 @@ def test_the_service_refuses_a_bad_rules_file(tmp_path: Path, redis_server: Redi
     proc.start()
     assert proc.proc is not None
     assert proc.proc.wait(timeout=30) == 2
-    assert "rules[0].when.plateau.patience" in proc.log_tail()
+    tail = proc.log_tail()
+    assert f"ftwatch: configuration error: {bad}: rules[0].when.plateau.patience" in tail
+    assert f"ftwatch: configuration error: {bad}: receivers[0].url" in tail
+    assert "Traceback" not in tail
 
 
 def test_a_receiver_without_its_secret_is_a_configuration_error(
@@ -74,7 +77,10 @@ def test_a_receiver_without_its_secret_is_a_configuration_error(
     proc.start()
     assert proc.proc is not None
     assert proc.proc.wait(timeout=30) == 2
-    assert "OPS_SECRET" in proc.log_tail()
+    assert proc.log_tail().splitlines() == [
+        f"ftwatch: configuration error: {good}: receivers[0].secret_env: "
+        "environment variable OPS_SECRET is not set"
+    ]
 
 
 async def test_sigterm_exits_zero(tmp_path: Path, redis_server: RedisServer) -> None:

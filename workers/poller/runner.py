@@ -214,16 +214,29 @@ class Poller:
             log.error("poll_skipped", error=error, hint="add the provider back to the config")
 
     async def _drain(self) -> None:
-        """Give in-flight polls a bounded time; a cancelled one's lease simply expires."""
+        """Let in-flight polls finish and give their jobs back, then free the discovery lease.
+
+        A poll still running after a lease's length has outlived its lease already (leases
+        run from the claim): cancelling it frees nothing another replica waits for.
+        """
         if self._sweep_task is not None:
             self._sweep_task.cancel()
             await asyncio.gather(self._sweep_task, return_exceptions=True)
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=self._settings.lease_seconds)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if self._tasks:
+            timeout = self._settings.lease_seconds
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._release_discovery()
+
+    async def _release_discovery(self) -> None:
+        # Held for two discovery intervals: a restarted replica (a new owner name) would
+        # otherwise wait that long before its first sweep.
+        try:
+            await self._schedule.release_discovery()
+        except RedisError as exc:
+            log.warning("discovery_lease_kept", error=str(exc), hint="it expires by itself")
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

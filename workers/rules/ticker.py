@@ -61,6 +61,15 @@ class RuleTicker:
                 await outage.wait(exc, stop)
                 continue
             await wait_event(stop, self._interval)
+        await self._release_lease()
+
+    async def _release_lease(self) -> None:
+        # On shutdown: another replica's ticker takes over at its next tick, not after
+        # the lease's three intervals.
+        try:
+            await self._schedule.release_lease(TICKER_LEASE)
+        except RedisError as exc:
+            log.warning("ticker_lease_kept", error=str(exc), hint="it expires by itself")
 
     async def tick_all(self) -> int:
         """Tick every watched job once; returns how many firings it committed."""
