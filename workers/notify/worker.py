@@ -160,8 +160,10 @@ class DeliveryWorker:
         return loops
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Admit and deliver until `stop`, each loop supervised (a crash restarts only it);
-        in-flight attempts finish (bounded by timeouts). For a process of its own."""
+        """Admit and deliver until `stop`, each loop supervised: a crash restarts only it.
+
+        For a worker outside the app (tests, a process of its own); the app's loops run
+        under its one supervisor instead (workers/notify/context.py)."""
         supervisor = Supervisor(stop, self._metrics.loop_restarts)
         for name, factory in self.loops(stop).items():
             supervisor.start(name, factory)
