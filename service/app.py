@@ -1,7 +1,8 @@
 """The app factory: one aiohttp application per process, its parts chosen by role.
 
 Tests build their apps here too. Resources live in `cleanup_ctx` in dependency order
-(Redis → client session → background loops; see service/parts.py).
+(Redis → client session → background loops, all under one Supervisor; see
+service/parts.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from workers.notify.context import delivery_ctx
 from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
+from workers.supervisor import RestartPolicy, Supervisor
 
 __all__ = ["ConfigError", "create_app", "load_rules"]
 
@@ -59,6 +61,7 @@ def create_app(
     role: Role = "all",
     metrics: Metrics | None = None,
     rules: RulesFile | None = None,
+    restart_policy: RestartPolicy | None = None,
 ) -> web.Application:
     """Build the ftwatch application for `role` (all, api, poller or worker)."""
     app = web.Application(handler_args=http_limits.handler_args(settings))
@@ -69,9 +72,15 @@ def create_app(
     )
     app[keys.RULES] = rules if rules is not None else load_rules(settings.rules)
     app[keys.STOPPING] = asyncio.Event()
+    app[keys.SUPERVISOR] = Supervisor(
+        app[keys.STOPPING], app[keys.METRICS].loop_restarts, policy=restart_policy
+    )
     app[keys.STARTED] = time.monotonic()
     app.cleanup_ctx.append(parts.redis_ctx)
     app.cleanup_ctx.append(parts.upstream_ctx)
+    # Before the contexts that start loops: its cleanup, which stops them all, runs after
+    # theirs and before the client session and Redis close.
+    app.cleanup_ctx.append(parts.loops_ctx)
     if role in {"all", "poller"}:
         app.cleanup_ctx.append(parts.poller_ctx)
     if role in {"all", "worker"}:

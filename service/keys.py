@@ -17,6 +17,7 @@ from service.store.schedule import Schedule
 from service.store.scripts import Scripts
 from workers.actions.executor import ActionExecutor
 from workers.rules.config import RulesFile
+from workers.supervisor import Supervisor
 
 Role = Literal["all", "api", "poller", "worker"]
 
@@ -33,4 +34,6 @@ RULES = web.AppKey("rules", RulesFile)  # loaded and checked before the app is b
 ACTIONS = web.AppKey("actions", ActionExecutor)
 # Set when the process begins to shut down: loops stop taking work, readiness fails.
 STOPPING = web.AppKey("stopping", asyncio.Event)
+# The one owner of the process's background loops (restarts, /readyz, shutdown).
+SUPERVISOR = web.AppKey("supervisor", Supervisor)
 STARTED = web.AppKey("started", float)  # time.monotonic() at app creation

@@ -116,6 +116,12 @@ class Metrics:
             ["stream"],
             registry=r,
         )
+        self.loop_restarts = Counter(
+            "ftwatch_loop_restarts_total",
+            "Restarts of a background loop after it crashed (see /readyz and loop_crashed logs).",
+            ["loop"],
+            registry=r,
+        )
         self._max_job_series = max_job_series
         self._max_job_metrics = max_job_metrics
         self._retention = retention_seconds

@@ -2,16 +2,15 @@
 
 Each context starts its part on app startup and stops it on cleanup; a context's
 cleanup runs only if its startup finished (aiohttp), so a failed start unwinds cleanly.
+Every background loop runs under the app's one Supervisor (workers/supervisor.py):
+the loop contexts only start theirs, and `loops_ctx` stops them all, bounded.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import aiohttp
 import structlog
@@ -108,6 +107,12 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
         await session.close()
 
 
+async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
+    """On cleanup, stop every supervised loop: all at once, within LOOP_STOP_TIMEOUT."""
+    yield
+    await app[keys.SUPERVISOR].stop(LOOP_STOP_TIMEOUT)
+
+
 async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
     # A status unconfirmed for three sweeps is read with the job's next poll.
@@ -122,8 +127,9 @@ async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
         settings=settings,
         backpressure=BackPressure(app[keys.SCRIPTS], settings.backlog_bound, group=RULES_GROUP),
     )
-    async with background_loops(app, [poller.run(app[keys.STOPPING])]):
-        yield
+    stop = app[keys.STOPPING]
+    app[keys.SUPERVISOR].start("poller", lambda: poller.run(stop))
+    yield
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -165,32 +171,10 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         interval=settings.rule_tick_interval,
     )
     effects = Effects(client, app[keys.SCRIPTS])
-    loops = [
-        events.run(stop),
-        actions.run(stop),
-        move_delayed(effects, stop),
-        ticker.run(stop),
-        report_pending([events, actions], metrics, stop),
-    ]
-    async with background_loops(app, loops):
-        yield
-
-
-@contextlib.asynccontextmanager
-async def background_loops(
-    app: web.Application, coros: list[Coroutine[Any, Any, None]]
-) -> AsyncIterator[None]:
-    """Run background loops; on exit signal stop and wait for them (bounded)."""
-    tasks = [asyncio.create_task(c) for c in coros]
-    try:
-        yield
-    finally:
-        app[keys.STOPPING].set()
-        done, pending = await asyncio.wait(tasks, timeout=LOOP_STOP_TIMEOUT)
-        for task in pending:
-            log.warning("loop_stop_timeout", task=task.get_name())
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.error("loop_crashed", task=task.get_name(), error=str(task.exception()))
+    supervisor = app[keys.SUPERVISOR]
+    supervisor.start("rules-worker", lambda: events.run(stop))
+    supervisor.start("action-queue", lambda: actions.run(stop))
+    supervisor.start("delayed-actions", lambda: move_delayed(effects, stop))
+    supervisor.start("rules-ticker", lambda: ticker.run(stop))
+    supervisor.start("stream-pending", lambda: report_pending([events, actions], metrics, stop))
+    yield

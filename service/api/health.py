@@ -26,7 +26,8 @@ async def healthz(request: web.Request) -> Health:
 
 @routes.get(
     "/readyz",
-    "Readiness: Redis answers (and, for pollers, the upstream did lately)",
+    "Readiness: Redis answers, no background loop is crash-looping (and, for pollers,"
+    " the upstream answered lately)",
     response=Readiness,
     responses={503: ("Not ready; `reasons` says why.", Readiness)},
 )
@@ -40,9 +41,12 @@ async def readyz(request: web.Request) -> web.Response:
     except RedisError as exc:
         problems.append(f"redis unreachable: {exc.__class__.__name__}")
     problems += _upstream_problems(app)
+    supervisor = app[keys.SUPERVISOR]
+    problems += supervisor.problems()
+    loops = supervisor.states()
     if problems:
-        return render(Readiness(status="not ready", reasons=problems), status=503)
-    return render(Readiness(status="ready"))
+        return render(Readiness(status="not ready", reasons=problems, loops=loops), status=503)
+    return render(Readiness(status="ready", loops=loops))
 
 
 def _upstream_problems(app: web.Application) -> list[str]:

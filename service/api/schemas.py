@@ -62,6 +62,11 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     reasons: list[str] = Field(default_factory=list)
+    # Added in issue 16; clients reading only status and reasons are unaffected.
+    loops: dict[str, Literal["running", "restarting", "stopped"]] = Field(
+        default_factory=dict,
+        description="Each background loop of this process; `restarting` while in backoff.",
+    )
 
 
 # --- jobs --------------------------------------------------------------------------

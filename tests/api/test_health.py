@@ -8,7 +8,8 @@ from tests.api.conftest import Api, StartApi
 
 async def test_health_readiness_and_metrics(api: Api) -> None:
     assert await api.get("/healthz") == (200, {"status": "ok"})
-    assert await api.get("/readyz") == (200, {"status": "ready", "reasons": []})
+    # The api role runs no background loop.
+    assert await api.get("/readyz") == (200, {"status": "ready", "reasons": [], "loops": {}})
     status, text = await api.get("/metrics")
     assert status == 200
     assert "ftwatch_events_ingested_total" in text

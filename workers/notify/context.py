@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import keys
-from service.parts import background_loops, replica_name
+from service.parts import replica_name
 from service.settings import Settings, environment
 from workers.notify.delivery_policy import RetrySchedule
 from workers.notify.worker import DeliveryConfig, DeliveryWorker
 
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the delivery worker; on cleanup stop it, letting in-flight attempts finish."""
+    """Start the delivery worker's loops under the app's supervisor (which stops them)."""
     settings = app[keys.SETTINGS]
     worker = DeliveryWorker(
         app[keys.REDIS],
@@ -30,8 +30,10 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
         environ=environment(),
         config=delivery_config(settings),
     )
-    async with background_loops(app, [worker.run(app[keys.STOPPING])]):
-        yield
+    supervisor = app[keys.SUPERVISOR]
+    for name, factory in worker.loops(app[keys.STOPPING]).items():
+        supervisor.start(name, factory)
+    yield
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from workers.stream.consumer import (
     one_by_one,
 )
 from workers.stream.pending import report_pending
+from workers.supervisor import LoopFactory, Supervisor
 from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
@@ -144,19 +146,28 @@ class DeliveryWorker:
             for name, sender, limit, timeout in senders
         }
 
+    def loops(self, stop: asyncio.Event) -> dict[str, LoopFactory]:
+        """Admission, the gauges and one loop per lane, by name, for a Supervisor."""
+        loops: dict[str, LoopFactory] = {
+            "deliveries-admission": lambda: self.consumer.run(stop),
+            "deliveries-wake": lambda: self._wake_on_stop(stop),
+            "deliveries-dead-gauge": lambda: self._report_dead(stop),
+            "deliveries-pending": lambda: report_pending([self.consumer], self._metrics, stop),
+        }
+        for name, lane in self.lanes.items():
+            # Receiver names come from the rules file: a small, bounded label set.
+            loops[f"delivery-lane:{name}"] = functools.partial(lane.run, stop)
+        return loops
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Admit and deliver until `stop`; in-flight attempts finish (bounded by timeouts)."""
-        loops = [
-            self.consumer.run(stop),
-            self._wake_on_stop(stop),
-            self._report_dead(stop),
-            report_pending([self.consumer], self._metrics, stop),
-        ]
-        # A task group: a loop that crashes (a bug) takes the others down with it, visibly,
-        # instead of leaving some lanes running unobserved.
-        async with asyncio.TaskGroup() as group:
-            for coro in [*loops, *(lane.run(stop) for lane in self.lanes.values())]:
-                group.create_task(coro)
+        """Admit and deliver until `stop`, each loop supervised: a crash restarts only it.
+
+        For a worker outside the app (tests, a process of its own); the app's loops run
+        under its one supervisor instead (workers/notify/context.py)."""
+        supervisor = Supervisor(stop, self._metrics.loop_restarts)
+        for name, factory in self.loops(stop).items():
+            supervisor.start(name, factory)
+        await supervisor.wait()
 
     async def handle(self, entry_id: str, fields: Fields, deliveries: int) -> Disposition:
         """Consumer handler: admission acknowledges the entry itself, atomically."""
