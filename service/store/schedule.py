@@ -106,9 +106,9 @@ class Schedule:
         """Take or extend a provider's discovery lease: one replica lists its jobs."""
         return await self.hold(keys.discovery_lease(provider), ttl_seconds)
 
-    async def release_discovery(self) -> bool:
+    async def release_discovery(self, provider: str) -> bool:
         """Give up the discovery lease (shutdown): another replica sweeps at once."""
-        return await self.release_lease(keys.DISCOVERY_LEASE)
+        return await self.release_lease(keys.discovery_lease(provider))
 
     async def release_lease(self, key: str) -> bool:
         """Free a lease taken with `hold`, if this replica still holds it."""

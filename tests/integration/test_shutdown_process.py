@@ -39,7 +39,7 @@ async def test_sigterm_drains_frees_every_lease_and_logs_no_error(
     await proc.wait_healthy()
     async with running_jobs(manual_sim):
         await eventually(lambda: _job_leased(redis), message="a job leased")
-        assert await redis.exists(keys.DISCOVERY_LEASE)
+        assert await redis.exists(keys.discovery_lease("openai"))
         # In a thread: the simulator answers on this loop while the polls drain.
         assert await asyncio.to_thread(proc.terminate, 30.0) == 0, proc.log_tail()
     stopped_ms = time.time() * 1000

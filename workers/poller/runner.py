@@ -234,7 +234,8 @@ class Poller:
         # Held for two discovery intervals: a restarted replica (a new owner name) would
         # otherwise wait that long before its first sweep.
         try:
-            await self._schedule.release_discovery()
+            for name in self._providers:
+                await self._schedule.release_discovery(name)
         except RedisError as exc:
             log.warning("discovery_lease_kept", error=str(exc), hint="it expires by itself")
 
