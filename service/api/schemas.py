@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing
 from service.models.job import JobSnapshot
+from service.models.lifecycle import StatusName
 from service.store.stream_scan import canonical_id, is_stream_id
 
 # Ids that appear in URL paths: what OpenAI job ids look like ("ftjob-…"), and safe to
@@ -68,7 +69,10 @@ class Readiness(BaseModel):
 
 
 class JobsQuery(Strict):
-    status: list[str] = Field(default_factory=list, description="Any of these statuses.")
+    status: list[StatusName] = Field(
+        default_factory=list,
+        description="Any of these statuses (OpenAI's `validating_files` and `pending` are mapped).",
+    )
     source: Literal["openai", "ingest"] | None = None
     metadata: list[Annotated[str, Field(pattern=r"^[^=]+=")]] = Field(
         default_factory=list, description="`key=value`; every one given must match."

@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.models.lifecycle import RecordedStatus, from_openai
 from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
 
 Source = Literal["openai", "ingest"]
 # The type of the events the poller adds when a job's status changes; their `data` holds
-# the change ({"from": ..., "to": ...}).
+# the change of lifecycle status ({"from": ..., "to": ...}).
 STATUS_EVENT = "status"
 
 
@@ -37,7 +38,7 @@ class EventFacts(BaseModel):
     method: str | None = None
     model: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    status: str | None = None
+    status: RecordedStatus | None = None  # the job's lifecycle status when this was read
     source: Source = "openai"
     metrics: dict[str, float] = Field(default_factory=dict)
 
@@ -75,7 +76,7 @@ def normalize(job: Job, event: JobEvent, source: Source = "openai") -> Normalize
         method=job.method_type,
         model=job.model or None,
         metadata=dict(job.metadata or {}),
-        status=job.status,
+        status=from_openai(job.status),
         source=source,
         metrics=flatten_metrics(event.data),
     )

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.models.lifecycle import RecordedStatus
+
 Outcome = Literal["ok", "already", "failed", "skipped", "dry_run", "scheduled", "queued"]
 FiringType = Literal["ftwatch.rule.fired", "ftwatch.action.failed", "ftwatch.job.finished"]
 
@@ -17,7 +19,7 @@ class JobFacts(BaseModel):
     model: str | None = None
     method: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    status: str | None = None
+    status: RecordedStatus | None = None  # ftwatch's lifecycle status
     step: int | None = None
     fine_tuned_model: str | None = None
 

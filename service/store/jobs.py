@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
+from service.models.lifecycle import Status, recorded
 from service.store import keys
 from service.store.scripts import Scripts
 
@@ -57,6 +58,8 @@ def _encode(snapshot: JobSnapshot) -> dict[str, str]:
         out[name] = json.dumps(value) if name in _JSON_FIELDS else str(value)
     # model_dump(mode="json") turns NaN into None; metrics keep their non-finite values.
     out["metrics"] = json.dumps(snapshot.metrics)
+    # Always written, even empty: a hash without it was stored before ftwatch had a lifecycle.
+    out["raw_status"] = snapshot.raw_status or ""
     return out
 
 
@@ -66,7 +69,10 @@ def _decode(job_id: str, raw: dict[str, str]) -> JobSnapshot:
         if name in fields:
             fields[name] = json.loads(str(fields[name]))
     fields["job_id"] = job_id
-    return JobSnapshot.model_validate(fields)
+    if "raw_status" not in raw and "status" in raw:
+        fields["raw_status"] = raw["status"]  # older versions kept OpenAI's status as it came
+    fields["raw_status"] = fields.get("raw_status") or None
+    return JobSnapshot.model_validate(fields)  # `status` is mapped on the way in
 
 
 class JobStore:
@@ -149,12 +155,13 @@ class JobStore:
             if raw
         ]
 
-    async def statuses(self, job_ids: Sequence[str]) -> list[str | None]:
-        """The last known status of each job, in one round trip."""
+    async def statuses(self, job_ids: Sequence[str]) -> list[Status]:
+        """The last known lifecycle status of each job, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.hget(keys.job(job_id), "status")
-            return list(await pipe.execute())
+            found: list[str | None] = await pipe.execute()
+        return [recorded(s) for s in found]
 
     async def all_job_ids(self) -> list[str]:
         members: Any = await self._redis.smembers(keys.JOBS)

@@ -20,6 +20,7 @@ import structlog
 from service.metrics import Metrics
 from service.models.action import ActionName, ActionTask
 from service.models.firing import ActionResult, Firing, JobFacts
+from service.models.lifecycle import from_openai, pointless, reached
 from service.store.effects import Effects
 from service.upstream.client import UpstreamClient
 from service.upstream.errors import (
@@ -30,7 +31,6 @@ from service.upstream.errors import (
     UpstreamError,
 )
 from service.upstream.models import Checkpoint, Job
-from workers.actions.reconcile import already_done, pointless
 
 log = structlog.get_logger(__name__)
 
@@ -118,9 +118,9 @@ class ActionExecutor:
             return self._result(task, "ok", "recorded only: the job is not on the upstream API")
         job_id = task.firing.job.id
         if retrying:
-            job = await self._client.get_job(job_id)
-            if already_done(task.action, job.status):
-                return self._result(task, "already", f"job is {job.status}")
+            status = from_openai((await self._client.get_job(job_id)).status)
+            if reached(task.action, status):
+                return self._result(task, "already", f"job is {status}")
         try:
             await _call(self._client, task.action)(job_id)
         except BadRequest as exc:
@@ -132,10 +132,10 @@ class ActionExecutor:
     async def _reconcile(self, task: ActionTask, exc: BadRequest) -> ActionResult:
         """The upstream refused: find out whether the goal already holds or cannot."""
         assert self._client is not None
-        job = await self._client.get_job(task.firing.job.id)
-        if already_done(task.action, job.status):
-            return self._result(task, "already", f"job is {job.status}")
-        reason = pointless(task.action, job.status)
+        status = from_openai((await self._client.get_job(task.firing.job.id)).status)
+        if reached(task.action, status):
+            return self._result(task, "already", f"job is {status}")
+        reason = pointless(task.action, status)
         if reason is not None:
             return self._result(task, "skipped", reason)
         return self._result(task, "failed", exc.message)

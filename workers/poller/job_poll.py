@@ -15,6 +15,7 @@ import structlog
 
 from service.metrics import Metrics
 from service.models.event import normalize
+from service.models.lifecycle import Status
 from service.store.jobs import JobRead, JobRecord, JobStore
 from service.upstream.client import EventPage, UpstreamClient
 from service.upstream.models import Job
@@ -42,9 +43,9 @@ MAX_REMEMBERED = 100_000
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one poll saw: the job's status and how many events were new."""
+    """What one poll saw: the job's lifecycle status and how many events were new."""
 
-    status: str
+    status: Status
     appended: int
     rejected: int
     read_job: bool = False
@@ -136,7 +137,7 @@ class JobPoller:
         if job.is_terminal:
             self._metrics.job_terminal(job_id)
         return PollResult(
-            status=job.status,
+            status=snapshot.status,
             appended=len(added),
             rejected=len(found.rejected),
             read_job=seen.job is not None,

@@ -105,7 +105,7 @@ class Poller:
     async def _census(self) -> None:
         """Set ftwatch_jobs_watched{status} from every watched job's last known status."""
         statuses = await self._jobs.statuses(await self._schedule.watched_ids())
-        counts = Counter(s or "unknown" for s in statuses)
+        counts = Counter(statuses)
         self._metrics.jobs_watched.clear()
         for status, count in counts.items():
             self._metrics.jobs_watched.labels(status).set(count)
