@@ -112,7 +112,7 @@ def is_idle(status: Status) -> bool:
 
 
 def in_motion(status: Status) -> bool:
-    """The status may change by itself any moment, or nobody knows it: read the job."""
+    """Not steady: changing by itself (pausing, resuming), unknown, or final: read the job."""
     return status not in STEADY
 
 
