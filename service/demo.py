@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from service import keys
 from service.app import create_app
 from service.demo_output import DemoPrinter
+from service.models.lifecycle import from_openai, is_paused, is_terminal
 from service.serve import serve, stop_on_signals
 from service.settings import Settings
 from service.store import keys as store_keys
@@ -33,7 +34,6 @@ from workers.rules.loading import parse_rules_text
 
 # Seconds the demo may take: the script itself needs about 30 s.
 DEMO_TIMEOUT = 120.0
-SETTLED_STATUSES = frozenset({"succeeded", "failed", "cancelled", "paused"})
 
 
 async def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -113,6 +113,7 @@ async def _settled(redis: aioredis.Redis, http: aiohttp.ClientSession, sim_url: 
     """Every job finished or paused, and no delayed action left to run."""
     async with http.get(f"{sim_url}/_sim/jobs") as resp:
         jobs: dict[str, Any] = await resp.json()
-    if not all(job["status"] in SETTLED_STATUSES for job in jobs["data"]):
+    statuses = [from_openai(job["status"]) for job in jobs["data"]]
+    if not all(is_terminal(s) or is_paused(s) for s in statuses):
         return False
     return int(await redis.zcard(store_keys.DELAYED)) == 0

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from service.api.schemas import JobId, Strict
+from service.models.lifecycle import StatusName
 from service.models.metrics import flatten_metrics
-from service.upstream.models import JobStatus
 
 MAX_BATCH = 500
 # Deeper than any metrics payload; bounds the work of storing and rendering `data`.
@@ -16,7 +16,6 @@ MAX_DEPTH = 16
 # Each metric name becomes a per-job Prometheus series: keep one event's share small.
 MAX_METRICS = 256
 
-Status = JobStatus
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 # OpenAI's limits on job metadata: 16 pairs, keys up to 64 and values up to 512 characters.
 MetaKey = Annotated[str, Field(max_length=64)]
@@ -55,7 +54,8 @@ class IngestEvent(Strict):
     method: Literal["supervised", "dpo", "reinforcement"] | None = None
     model: Annotated[str, Field(max_length=256)] | None = None
     metadata: dict[MetaKey, MetaValue] = Field(default_factory=dict, max_length=16)
-    status: Status | None = None
+    # ftwatch's lifecycle names; OpenAI's older ones (validating_files, pending) are mapped.
+    status: StatusName | None = None
 
     @field_validator("data")
     @classmethod

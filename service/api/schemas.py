@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing
 from service.models.job import JobSnapshot
+from service.models.lifecycle import StatusName
 from service.store.stream_scan import canonical_id, is_stream_id
 
 # Ids that appear in URL paths: what OpenAI job ids look like ("ftjob-…"), and safe to
@@ -76,7 +77,10 @@ ProviderFilter = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
 class JobsQuery(Strict):
-    status: list[str] = Field(default_factory=list, description="Any of these statuses.")
+    status: list[StatusName] = Field(
+        default_factory=list,
+        description="Any of these statuses (OpenAI's `validating_files` and `pending` are mapped).",
+    )
     provider: ProviderFilter | None = Field(default=None, description="Only this provider's jobs.")
     source: ProviderFilter | None = Field(default=None, description="Old name of `provider`.")
     metadata: list[Annotated[str, Field(pattern=r"^[^=]+=")]] = Field(

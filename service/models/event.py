@@ -9,11 +9,12 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from service.models.ident import DEFAULT_PROVIDER, PROVIDER_NAME, job_key
+from service.models.lifecycle import RecordedStatus, from_openai
 from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
 
 # The type of the events the poller adds when a job's status changes; their `data` holds
-# the change ({"from": ..., "to": ...}).
+# the change of lifecycle status ({"from": ..., "to": ...}).
 STATUS_EVENT = "status"
 
 
@@ -37,7 +38,7 @@ class EventFacts(BaseModel):
     method: str | None = None
     model: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    status: str | None = None
+    status: RecordedStatus | None = None  # the job's lifecycle status when this was read
     # Entries written before providers existed say `source` (`openai` or `ingest`), which
     # are the default providers' names.
     provider: str = Field(
@@ -86,7 +87,7 @@ def normalize(job: Job, event: JobEvent, provider: str = DEFAULT_PROVIDER) -> No
         method=job.method_type,
         model=job.model or None,
         metadata=dict(job.metadata or {}),
-        status=job.status,
+        status=from_openai(job.status),
         provider=provider,
         metrics=flatten_metrics(event.data),
     )

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.models.ident import DEFAULT_PROVIDER, job_key
+from service.models.lifecycle import RecordedStatus
 
 Outcome = Literal[
     "ok", "already", "failed", "skipped", "dry_run", "scheduled", "queued", "unsupported"
@@ -24,7 +25,7 @@ class JobFacts(BaseModel):
     model: str | None = None
     method: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    status: str | None = None
+    status: RecordedStatus | None = None  # ftwatch's lifecycle status
     step: int | None = None
     fine_tuned_model: str | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from service.models.ident import DEFAULT_PROVIDER, JobRef, job_key
-from service.upstream.models import TERMINAL_STATUSES
+from service.models.lifecycle import RecordedStatus, is_known, is_terminal
 
 
 class JobSnapshot(BaseModel):
@@ -14,7 +14,8 @@ class JobSnapshot(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
     job_id: str
-    status: str = "unknown"
+    status: RecordedStatus = "unknown"  # ftwatch's lifecycle status
+    raw_status: str | None = None  # the provider's own word for it, as last read
     model: str | None = None
     method: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -40,4 +41,9 @@ class JobSnapshot(BaseModel):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return is_terminal(self.status)
+
+    @property
+    def ever_read(self) -> bool:
+        """ftwatch has read a status for this job (the provider's, or one it was told)."""
+        return self.raw_status is not None or is_known(self.status)

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from service.models.event import NormalizedEvent
 from service.models.ident import JobRef
 from service.models.job import JobSnapshot
+from service.models.lifecycle import Status, recorded
 from service.store import keys
 from service.store.scripts import Scripts
 
@@ -58,6 +59,8 @@ def _encode(snapshot: JobSnapshot) -> dict[str, str]:
         out[name] = json.dumps(value) if name in _JSON_FIELDS else str(value)
     # model_dump(mode="json") turns NaN into None; metrics keep their non-finite values.
     out["metrics"] = json.dumps(snapshot.metrics)
+    # Always written, even empty: a hash without it was stored before ftwatch had a lifecycle.
+    out["raw_status"] = snapshot.raw_status or ""
     return out
 
 
@@ -70,7 +73,10 @@ def _decode(key: str, raw: dict[str, str]) -> JobSnapshot:
     fields.pop("source", None)
     ref = JobRef.parse(key)
     fields["job_id"], fields["provider"] = ref.id, ref.provider
-    return JobSnapshot.model_validate(fields)
+    if "raw_status" not in raw and "status" in raw:
+        fields["raw_status"] = raw["status"]  # older versions kept OpenAI's status as it came
+    fields["raw_status"] = fields.get("raw_status") or None
+    return JobSnapshot.model_validate(fields)  # `status` is mapped on the way in
 
 
 class ForeignEvent(ValueError):
@@ -167,12 +173,13 @@ class JobStore:
             if raw
         ]
 
-    async def statuses(self, job_keys: Sequence[str]) -> list[str | None]:
-        """The last known status of each job, in one round trip."""
+    async def statuses(self, job_keys: Sequence[str]) -> list[Status]:
+        """The last known lifecycle status of each job, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in job_keys:
                 pipe.hget(keys.job(key), "status")
-            return list(await pipe.execute())
+            found: list[str | None] = await pipe.execute()
+        return [recorded(s) for s in found]
 
     async def all_job_keys(self) -> list[str]:
         members: Any = await self._redis.smembers(keys.JOBS)

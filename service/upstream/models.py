@@ -6,26 +6,12 @@ optional, and unknown fields pass through, because the real API returns all of t
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar, get_args
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# Every status seen in the wild (reference/openai-api.md §2); `status` stays an open string,
-# this names the ones rules and ingest may use.
-JobStatus = Literal[
-    "validating_files",
-    "queued",
-    "pending",
-    "running",
-    "pausing",
-    "paused",
-    "resuming",
-    "succeeded",
-    "failed",
-    "cancelled",
-]
-KNOWN_STATUSES: tuple[str, ...] = get_args(JobStatus)
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+from service.models.lifecycle import from_openai, is_terminal
+
 METHOD_TYPES = frozenset({"supervised", "dpo", "reinforcement"})
 
 
@@ -64,7 +50,7 @@ class Job(_Lenient):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return is_terminal(from_openai(self.status))
 
 
 class JobEvent(_Lenient):

@@ -155,3 +155,21 @@ async def test_a_flood_of_metric_names_keeps_the_scrape_small(api: Api) -> None:
     series = [line for line in text.splitlines() if line.startswith("ftwatch_job_metric{")]
     assert 0 < len(series) <= 64
     assert "ftwatch_job_metrics_dropped_total" in text
+
+
+async def test_an_ingested_status_is_a_lifecycle_name_or_an_older_openai_one(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    batch = {"events": [metrics_event(0, status="validating_files"), metrics_event(1)]}
+    status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
+    assert status == 200, body
+    assert [e["status"] for e in await stream_events(redis)] == ["validating", "validating"]
+    _, job = await api.get("/v1/jobs/trl-run-1")
+    assert (job["status"], job["raw_status"]) == ("validating", None)
+    later = {"events": [metrics_event(2, status="paused")]}
+    assert (await api.post("/v1/ingest/events", json=later, auth=True))[0] == 200
+    assert (await api.get("/v1/jobs/trl-run-1"))[1]["status"] == "paused"
+    bad = {"events": [metrics_event(3, status="defrosting")]}
+    status, body = await api.post("/v1/ingest/events", json=bad, auth=True)
+    assert status == 422
+    assert body["error"]["details"][0]["loc"] == "events[0].status"

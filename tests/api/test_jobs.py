@@ -36,6 +36,20 @@ async def test_list_filters_by_status_source_and_metadata(api: Api, redis: aiore
     assert await _ids_multi(api, several) == ["ftjob-c", "ftjob-a", "ftjob-b"]
 
 
+async def test_the_status_filter_takes_lifecycle_names_and_openais_older_ones(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    await seed_job(redis, "ftjob-q", status="queued", raw_status="pending")
+    await seed_job(redis, "ftjob-v", status="validating", raw_status="validating_files")
+    await seed_job(redis, "ftjob-r")
+    assert await _ids_multi(api, [("status", "queued")]) == ["ftjob-q"]
+    assert await _ids_multi(api, [("status", "pending")]) == ["ftjob-q"]
+    assert await _ids_multi(api, [("status", "validating_files")]) == ["ftjob-v"]
+    status, body = await api.get("/v1/jobs", params={"status": "defrosting"})
+    assert status == 422, body
+    assert "unknown status 'defrosting'" in body["error"]["message"]
+
+
 async def _ids_multi(api: Api, params: list[tuple[str, str]]) -> list[str]:
     status, body = await api.get("/v1/jobs", params=params)
     assert status == 200, body

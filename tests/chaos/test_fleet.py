@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from service.models.event import NormalizedEvent, normalize
-from service.upstream.models import TERMINAL_STATUSES, Job, JobEvent
+from service.upstream.models import Job, JobEvent
 from simulator.platform import ManualClock, Platform
 from simulator.scenario import Scenario
 from tests.chaos.fleet import MIX, STEP_PERIOD, ChaosJob, build_fleet, rules_text
@@ -29,7 +29,7 @@ def play(job: ChaosJob) -> list[NormalizedEvent]:
     """Every event of the job, oldest first, as a poll would have stamped it while running."""
     clock = ManualClock()
     platform = Platform(Scenario(jobs=[job.spec]), now=clock.now, wall=clock.wall)
-    while platform.get_job(job.id)["status"] not in TERMINAL_STATUSES:
+    while not Job.model_validate(platform.get_job(job.id)).is_terminal:
         clock.advance(STEP_PERIOD)
     final = Job.model_validate(platform.get_job(job.id))
     running = final.model_copy(update={"status": "running"})

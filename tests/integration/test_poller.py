@@ -108,8 +108,8 @@ async def _has(redis: aioredis.Redis, job: str, event_id: str) -> bool:
     return event_id in await stream_ids(redis, job)
 
 
-async def _status_seen(redis: aioredis.Redis, job: str, status: str) -> bool:
-    return await redis.hget(f"ftwatch:job:openai:{job}", "status") == status
+async def _status_seen(redis: aioredis.Redis, job: str, raw: str) -> bool:
+    return await redis.hget(f"ftwatch:job:openai:{job}", "raw_status") == raw
 
 
 @pytest.mark.usefixtures("poller")

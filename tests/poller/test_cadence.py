@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from service.models.lifecycle import Status
 from workers.poller.cadence import budget_stretch, poll_delay
 
 
-@pytest.mark.parametrize("status", ["running", "pausing", "resuming", "brand_new_status"])
-def test_active_and_unknown_statuses_poll_every_interval(status: str) -> None:
+@pytest.mark.parametrize("status", ["running", "pausing", "resuming", "unknown"])
+def test_active_and_unknown_statuses_poll_every_interval(status: Status) -> None:
     assert poll_delay(status, 10, 3) == 10
 
 
-@pytest.mark.parametrize("status", ["queued", "validating_files", "pending", "paused"])
-def test_idle_statuses_poll_less_often(status: str) -> None:
+@pytest.mark.parametrize("status", ["queued", "validating", "paused"])
+def test_idle_statuses_poll_less_often(status: Status) -> None:
     assert poll_delay(status, 10, 3) == 30
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
-def test_terminal_jobs_are_dropped(status: str) -> None:
+def test_terminal_jobs_are_dropped(status: Status) -> None:
     assert poll_delay(status, 10, 3) is None
 
 

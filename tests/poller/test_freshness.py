@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.models.job import JobSnapshot
+from service.models.lifecycle import Status
 from service.providers.openai import first_page_limit
 from service.store.jobs import JobRecord
 from service.upstream.models import JobEvent
@@ -20,10 +21,14 @@ STALE = 90_000
 
 
 def record(
-    status: str = "running", *, refresh: str | None = None, age: int | None = 0
+    status: Status = "running",
+    *,
+    raw: str | None = None,
+    refresh: str | None = None,
+    age: int | None = 0,
 ) -> JobRecord:
     return JobRecord(
-        snapshot=JobSnapshot(job_id="j", status=status),
+        snapshot=JobSnapshot(job_id="j", status=status, raw_status=raw or status),
         cursor="ev-1",
         done=False,
         refresh=refresh,
@@ -39,10 +44,11 @@ def test_a_steady_recently_confirmed_job_is_not_read() -> None:
 @pytest.mark.parametrize(
     "rec",
     [
-        record("unknown"),  # never read
+        # never read
+        JobRecord(snapshot=JobSnapshot(job_id="j"), cursor=None, done=False, status_at=NOW),
         record(refresh="1"),  # a webhook or the sweep asked
         record("pausing"),  # in motion
-        record("brand_new_status"),
+        record("unknown", raw="brand_new_status"),  # a status nobody mapped
         record(age=None),  # never confirmed
         record(age=STALE + 1),  # not confirmed for too long
     ],

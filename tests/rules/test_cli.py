@@ -28,8 +28,8 @@ def test_check_prints_every_error_and_exits_1(tmp_path: Path) -> None:
     assert check_command(str(path), out) == 1
     assert out.getvalue().splitlines() == [
         "rules[0].when.plateau.patience: must be >= 1",
-        "rules[1].when.status: unknown status 'done' (known: validating_files, queued, pending,"
-        " running, pausing, paused, resuming, succeeded, failed, cancelled)",
+        "rules[1].when.status: unknown status 'done' (known: validating, queued, running,"
+        " pausing, paused, resuming, succeeded, failed, cancelled, unknown)",
         "rules[1].name: duplicate rule name 'a' (first at rules[0])",
         "rules[1].do[0].notify: unknown receiver 'ops' (declared: log)",
     ]

@@ -247,3 +247,15 @@ def test_rule_names_are_identifiers() -> None:
     assert errors == [
         "rules[0].name: must be 1-64 letters, digits, '_', '.' or '-', starting alphanumeric"
     ]
+
+
+def test_openais_older_status_names_are_mapped_on_load() -> None:
+    doc = {
+        "rules": [
+            one_rule(name="a", when={"status": ["validating_files", "pending", "succeeded"]}),
+            one_rule(name="b", when={"stalled": {"for": "1h", "statuses": "pending"}}),
+        ]
+    }
+    first, second = parse_rules(doc).rules
+    assert first.when.status == ["validating", "queued", "succeeded"]  # type: ignore[union-attr]
+    assert second.when.stalled.statuses == ["queued"]  # type: ignore[union-attr]

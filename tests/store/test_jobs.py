@@ -79,3 +79,34 @@ async def test_seen_window_is_bounded(store: JobStore, redis: aioredis.Redis) ->
     )
     assert await redis.zcard(keys.seen("openai:ftjob-1")) == 50
     assert len(await stream_ids(redis)) == 120
+
+
+async def test_a_snapshot_keeps_the_raw_status_beside_the_lifecycle_one(store: JobStore) -> None:
+    await store.append(
+        JobSnapshot(job_id="j", status="queued", raw_status="pending"), [], cursor=None
+    )
+    await store.append(JobSnapshot(job_id="i", status="running"), [], cursor=None)  # ingested
+    loaded = {s.job_id: s for s in await store.snapshots(["j", "i"])}
+    assert (loaded["j"].status, loaded["j"].raw_status) == ("queued", "pending")
+    assert (loaded["i"].status, loaded["i"].raw_status) == ("running", None)
+    assert await store.statuses(["j", "i", "never-polled"]) == ["queued", "running", "unknown"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "status"),
+    [
+        ("validating_files", "validating"),
+        ("pending", "queued"),
+        ("running", "running"),
+        ("defrosting", "unknown"),
+    ],
+)
+async def test_a_snapshot_stored_by_the_previous_version_reads_mapped(
+    store: JobStore, redis: aioredis.Redis, stored: str, status: str
+) -> None:
+    # The previous version kept OpenAI's status in `status` and had no `raw_status`.
+    await redis.hset(keys.job("old"), mapping={"status": stored, "step": "7", "cursor": "ev-7"})
+    record = await store.load("old")
+    assert (record.snapshot.status, record.snapshot.raw_status) == (status, stored)
+    assert record.snapshot.step == 7 and record.cursor == "ev-7"
+    assert await store.statuses(["old"]) == [status]

@@ -119,3 +119,13 @@ async def test_a_nudge_asks_the_next_poll_to_read_the_job(redis: aioredis.Redis)
     await a.nudge(["j1"])
     await a.nudge(["j1"])
     assert await redis.hget(keys.job("j1"), "refresh") == "2"
+
+
+async def test_the_listing_is_compared_with_the_raw_status(redis: aioredis.Redis) -> None:
+    a = replica(redis, "a")
+    await a.watch(["new", "old"], due_ms=now_ms() + 60_000)
+    await redis.hset(keys.job("new"), mapping={"status": "queued", "raw_status": "pending"})
+    await _store_status(redis, "old", "pending")  # stored by the previous version
+    listed = [("new", "pending", "{}"), ("old", "pending", "{}")]
+    assert await a.confirm_statuses(listed) == []
+    assert await a.confirm_statuses([("new", "queued", "{}")]) == ["new"]

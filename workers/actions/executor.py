@@ -21,6 +21,7 @@ from service.metrics import Metrics
 from service.models.action import ActionName, ActionTask
 from service.models.firing import ActionResult, Firing, JobFacts
 from service.models.ident import INGEST_PROVIDER
+from service.models.lifecycle import from_openai, pointless, reached
 from service.providers.base import Provider, Unsupported
 from service.providers.registry import Providers, UnknownProvider
 from service.store.effects import Effects
@@ -32,7 +33,6 @@ from service.upstream.errors import (
     UpstreamError,
 )
 from service.upstream.models import Checkpoint
-from workers.actions.reconcile import already_done, pointless
 
 log = structlog.get_logger(__name__)
 
@@ -140,9 +140,9 @@ class ActionExecutor:
     async def _call(self, provider: Provider, task: ActionTask, *, retrying: bool) -> ActionResult:
         job_id = task.firing.job.id
         if retrying:
-            job = await provider.get_job(job_id)
-            if already_done(task.action, job.status):
-                return self._result(task, "already", f"job is {job.status}")
+            status = from_openai((await provider.get_job(job_id)).status)
+            if reached(task.action, status):
+                return self._result(task, "already", f"job is {status}")
         try:
             await provider.act(task.action, job_id)
         except BadRequest as exc:
@@ -155,10 +155,10 @@ class ActionExecutor:
         self, provider: Provider, task: ActionTask, exc: BadRequest
     ) -> ActionResult:
         """The upstream refused: find out whether the goal already holds or cannot."""
-        job = await provider.get_job(task.firing.job.id)
-        if already_done(task.action, job.status):
-            return self._result(task, "already", f"job is {job.status}")
-        reason = pointless(task.action, job.status)
+        status = from_openai((await provider.get_job(task.firing.job.id)).status)
+        if reached(task.action, status):
+            return self._result(task, "already", f"job is {status}")
+        reason = pointless(task.action, status)
         if reason is not None:
             return self._result(task, "skipped", reason)
         return self._result(task, "failed", exc.message)

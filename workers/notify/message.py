@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from service.models.firing import ActionResult, Firing, JobFacts
+from service.models.lifecycle import is_failure
 
 Severity = Literal["critical", "error", "warning", "info"]
 
@@ -110,7 +111,7 @@ def severity(firing: Firing) -> Severity:
     if firing.type == "ftwatch.action.failed":
         return "error"
     # A finished job is never resolved later, so its final status may raise the severity.
-    if firing.type == "ftwatch.job.finished" and firing.job.status == "failed":
+    if firing.type == "ftwatch.job.finished" and is_failure(firing.job.status):
         return "error"
     if firing.type == "ftwatch.job.finished" or firing.kind in {"status", "manual"}:
         return "info"

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from service.upstream.models import TERMINAL_STATUSES
-
-# Statuses in which a job changes slowly: no metrics flow until it starts or resumes.
-IDLE_STATUSES = frozenset({"validating_files", "queued", "pending", "paused"})
+from service.models.lifecycle import Status, is_idle, is_terminal
 
 
-def poll_delay(status: str, interval: float, idle_factor: float) -> float | None:
+def poll_delay(status: Status, interval: float, idle_factor: float) -> float | None:
     """Seconds until the next poll, or None when the job is terminal (drop it after draining).
 
-    Running jobs, and any status nobody has documented yet (`pausing`, `resuming`, new
-    ones), are polled every `interval`: an unknown status is safer watched closely.
+    Running jobs, and `pausing`, `resuming` and `unknown` ones, are polled every
+    `interval`: a status nobody has documented is safer watched closely.
     """
-    if status in TERMINAL_STATUSES:
+    if is_terminal(status):
         return None
-    if status in IDLE_STATUSES:
+    if is_idle(status):
         return interval * idle_factor
     return interval
 
@@ -28,7 +25,7 @@ BUDGET_HEADROOM = 0.9
 
 
 def budget_stretch(
-    statuses: Mapping[str, int],
+    statuses: Mapping[Status, int],
     *,
     interval: float,
     idle_factor: float,

@@ -13,20 +13,15 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from service.models.job import JobSnapshot
+from service.models.lifecycle import in_motion
 from service.store.jobs import JobRecord
 from service.upstream.models import Job, JobEvent, JobMethod
-
-# Statuses that hold until something happens that the jobs listing, an event or a webhook
-# shows. Others (pausing, resuming, statuses nobody documented) are in motion: read each poll.
-STEADY_STATUSES = frozenset({"running", "queued", "validating_files", "pending", "paused"})
 
 
 def needs_job(record: JobRecord, now_ms: int, stale_ms: int) -> bool:
     """True when this poll must read the job before listing its events."""
-    snapshot = record.snapshot
-    if snapshot.status == "unknown" or record.refresh:
-        return True
-    if snapshot.status not in STEADY_STATUSES:
+    # Never read, pausing, resuming, a status nobody documented: all count as in motion.
+    if in_motion(record.snapshot.status) or record.refresh:
         return True
     return record.status_at is None or now_ms - record.status_at > stale_ms
 
@@ -34,10 +29,10 @@ def needs_job(record: JobRecord, now_ms: int, stale_ms: int) -> bool:
 def listed_job(record: JobRecord, now_ms: int, stale_ms: int) -> tuple[Job, int] | None:
     """The job as a recent jobs listing showed it, for a first poll; None if unusable.
 
-    Only before the first poll (status unknown) and without a refresh request: the
+    Only before the first poll (no status read yet) and without a refresh request: the
     listing was read before this poll lists events, so the drain ordering still holds.
     """
-    if record.listed is None or record.snapshot.status != "unknown" or record.refresh:
+    if record.listed is None or record.snapshot.ever_read or record.refresh:
         return None
     stamp, _, body = record.listed.partition("|")
     try:
@@ -69,7 +64,7 @@ def job_of(snapshot: JobSnapshot) -> Job:
     """The job as last read, for normalizing events of a poll that did not read it."""
     return Job(
         id=snapshot.job_id,
-        status=snapshot.status,
+        status=snapshot.raw_status or snapshot.status,  # the provider's word, as read
         model=snapshot.model or "",
         method=JobMethod(type=snapshot.method) if snapshot.method else None,
         metadata=dict(snapshot.metadata) or None,

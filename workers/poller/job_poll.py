@@ -16,6 +16,7 @@ import structlog
 from service.metrics import Metrics
 from service.models.event import normalize
 from service.models.ident import JobRef
+from service.models.lifecycle import Status
 from service.providers.base import NewEvents, Provider
 from service.providers.registry import Providers
 from service.store.jobs import JobRead, JobRecord, JobStore
@@ -33,9 +34,9 @@ MAX_REMEMBERED = 100_000
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one poll saw: the job's status and how many events were new."""
+    """What one poll saw: the job's lifecycle status and how many events were new."""
 
-    status: str
+    status: Status
     appended: int
     rejected: int
     read_job: bool = False
@@ -105,7 +106,7 @@ class JobPoller:
         if job.is_terminal:
             self._metrics.job_terminal(snapshot.ref)
         return PollResult(
-            status=job.status,
+            status=snapshot.status,
             appended=len(added),
             rejected=len(found.rejected),
             read_job=seen.job is not None,

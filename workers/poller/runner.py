@@ -122,10 +122,9 @@ class Poller:
         watched = await self._schedule.watched_ids()
         statuses = await self._jobs.statuses(watched)
         by_provider = Counter(
-            (JobRef.parse(key).provider, s or "unknown")
-            for key, s in zip(watched, statuses, strict=True)
+            (JobRef.parse(key).provider, s) for key, s in zip(watched, statuses, strict=True)
         )
-        counts = Counter(s or "unknown" for s in statuses)
+        counts = Counter(statuses)
         self._metrics.jobs_watched.clear()
         for (provider, status), count in by_provider.items():
             self._metrics.jobs_watched.labels(provider, status).set(count)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
+from service.models.lifecycle import from_openai
 from service.upstream.models import Job
 
 _COUNTERS = frozenset({"step", "total_steps"})
@@ -32,7 +33,8 @@ def merge_snapshot(
         last_at = max(last_at or 0, event.created_at)
     return JobSnapshot(
         job_id=job.id,
-        status=job.status,
+        status=from_openai(job.status),
+        raw_status=job.status,
         model=job.model or previous.model,
         method=job.method_type,
         metadata=dict(job.metadata or {}),

@@ -8,27 +8,33 @@ from __future__ import annotations
 
 from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.job import JobSnapshot
+from service.models.lifecycle import from_openai
 from service.upstream.models import Job
 
 
 def status_change(job: Job, previous: JobSnapshot, now: float) -> NormalizedEvent | None:
-    """The event saying `previous.status` became `job.status`, or None when unchanged."""
-    if job.status == previous.status:
+    """The event saying `previous.status` became `job`'s, or None when unchanged.
+
+    Lifecycle statuses are compared: a raw change that means the same (`pending` to
+    `queued`) is no change a rule could see.
+    """
+    status = from_openai(job.status)
+    if status == previous.status:
         return None
     # The id depends only on what every replica reads (the stored snapshot), so two
     # replicas racing on one job produce the same id and the append keeps one.
     stamp = int(previous.updated_at * 1000)
     return NormalizedEvent(
         job_id=job.id,
-        event_id=f"ftwatch-status-{stamp}-{job.status}"[:256],
+        event_id=f"ftwatch-status-{stamp}-{status}"[:256],
         created_at=int(now),
         level="info",
         type=STATUS_EVENT,
-        message=f"status changed from {previous.status} to {job.status}",
-        data={"from": previous.status, "to": job.status},
+        message=f"status changed from {previous.status} to {status}",
+        data={"from": previous.status, "to": status},
         method=job.method_type,
         model=job.model or None,
         metadata=dict(job.metadata or {}),
-        status=job.status,
+        status=status,
         provider=previous.provider,
     )

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from service.models.event import EventFacts
 from service.models.job import JobSnapshot
-from service.upstream.models import TERMINAL_STATUSES
+from service.models.lifecycle import RecordedStatus, Status, was_resumed
 from workers.rules.config import Rule
 from workers.rules.detectors import error_rate, plateau, stalled, status, threshold
 from workers.rules.detectors.base import Verdict
@@ -65,7 +65,7 @@ class RuleState(FrozenState):
     fired_count: int = 0
     cooldown_until: float | None = None
     last_fired_at: float | None = None
-    last_status: str | None = None  # the job status last seen, to notice resumes
+    last_status: RecordedStatus | None = None  # the job status last seen, to notice resumes
 
 
 def initial_state(rule: Rule) -> RuleState:
@@ -142,14 +142,10 @@ def tick(
     return _decide(rule, current, verdict, now)
 
 
-def _track_status(state: RuleState, job_status: str | None) -> RuleState:
+def _track_status(state: RuleState, job_status: Status | None) -> RuleState:
     if job_status is None or job_status == state.last_status:
         return state
-    resumed = (
-        state.last_status == "paused"
-        and job_status not in TERMINAL_STATUSES
-        and job_status not in {"paused", "pausing"}
-    )
+    resumed = was_resumed(state.last_status, job_status)
     state = state.replace(last_status=job_status)
     return on_resumed(state) if resumed else state
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from service.models.action import ActionName, ActionTask
 from service.models.event import EventFacts
 from service.models.firing import ActionResult, Firing, FiringType, JobFacts
-from service.upstream.models import TERMINAL_STATUSES
+from service.models.lifecycle import is_terminal
 from workers.rules.actions_spec import (
     Action,
     CancelAction,
@@ -128,7 +128,7 @@ def _final(task: ActionTask, firing: Firing, resume_after: float | None) -> Acti
 
 
 def _firing_type(rule: Rule, job: JobFacts) -> FiringType:
-    if rule.kind == "status" and job.status in TERMINAL_STATUSES:
+    if rule.kind == "status" and is_terminal(job.status):
         return "ftwatch.job.finished"
     return "ftwatch.rule.fired"
 
@@ -160,7 +160,7 @@ class _Planner:
         if self.rule.dry_run:
             return ActionResult(action=name, outcome="dry_run", detail="dry run: nothing called")
         status = self.trigger.job.status
-        if status in TERMINAL_STATUSES:
+        if is_terminal(status):
             # Events of the final drain carry the terminal status: nothing left to control.
             return ActionResult(action=name, outcome="skipped", detail=f"job already {status}")
         # The firing is filled in by `fire` once every action is planned.

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from service.models.event import STATUS_EVENT, EventFacts, NormalizedEvent
 from service.models.firing import Firing
-from service.upstream.models import TERMINAL_STATUSES
+from service.models.lifecycle import Status, is_terminal, recorded, was_resumed
 from workers.rules.actions_spec import NotifyAction
 from workers.rules.config import Rule
 from workers.rules.engine import RuleState, firing_id
 from workers.rules.firings import facts_of_event
-
-# Statuses a paused job moves through when it is resumed.
-_STILL_PAUSED = frozenset({"paused", "pausing"})
 
 
 def resolve_reason(event: EventFacts) -> str | None:
@@ -24,12 +21,17 @@ def resolve_reason(event: EventFacts) -> str | None:
         return None
     if not isinstance(event.data, dict):
         return None
-    before, after = event.data.get("from"), event.data.get("to")
-    if after in TERMINAL_STATUSES:
+    # Status events recorded before ftwatch had its own lifecycle carry OpenAI's names.
+    before, after = (_status_of(event.data.get(k)) for k in ("from", "to"))
+    if is_terminal(after):
         return f"job {after}"
-    if before == "paused" and after not in _STILL_PAUSED:
+    if was_resumed(before, after):
         return "job resumed"
     return None
+
+
+def _status_of(value: object) -> Status:
+    return recorded(value if isinstance(value, str) else None)
 
 
 def resolve_notices(

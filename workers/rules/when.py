@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from service.upstream.models import KNOWN_STATUSES
+from service.models.lifecycle import Status, parse
 from workers.rules.durations import Duration
 
 
@@ -35,15 +35,16 @@ def as_list(value: Any) -> Any:
     return value
 
 
-def _check_statuses(values: list[str]) -> list[str]:
-    unknown = [v for v in values if v not in KNOWN_STATUSES]
-    if unknown:
-        raise ValueError(f"unknown status {unknown[0]!r} (known: {', '.join(KNOWN_STATUSES)})")
-    return values
-
-
 MetricName = Annotated[str, Field(min_length=1, max_length=256)]
-Statuses = Annotated[list[str], BeforeValidator(as_list), Field(min_length=1)]
+
+
+def as_statuses(value: Any) -> Any:
+    """`as_list`, with OpenAI's older names (validating_files, pending) mapped to ftwatch's."""
+    items = as_list(value)
+    return [parse(v) if isinstance(v, str) else v for v in items]
+
+
+Statuses = Annotated[list[Status], BeforeValidator(as_statuses), Field(min_length=1)]
 
 
 class Plateau(StrictModel):
@@ -106,16 +107,14 @@ class Threshold(StrictModel):
         return self
 
 
+_TALKING: list[Status] = ["running"]
+
+
 class Stalled(StrictModel):
     """A job in one of `statuses` with no new event for `for` (timer-driven)."""
 
     for_: Duration = Field(alias="for")  # how long without a new event
-    statuses: Statuses = Field(default_factory=lambda: ["running"])  # statuses that should talk
-
-    @field_validator("statuses")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        return _check_statuses(value)
+    statuses: Statuses = Field(default_factory=_TALKING.copy)  # statuses that should talk
 
 
 class PlateauWhen(StrictModel):
@@ -143,11 +142,6 @@ class StatusWhen(StrictModel):
 
     kind: ClassVar[str] = "status"
     status: Statuses
-
-    @field_validator("status")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        return _check_statuses(value)
 
 
 _KINDS = {

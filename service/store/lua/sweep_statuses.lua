@@ -1,4 +1,4 @@
--- Fold one page of the jobs listing into the schedule: a watched job whose listed status
+-- Fold one page of the jobs listing into the schedule: a watched job whose listed (raw) status
 -- equals its stored one is confirmed fresh (status_at); one whose status differs is asked
 -- to read the job (refresh) and made due at once, so its next poll sees the change.
 -- Score 0 keeps the nudge across a poll in flight (release_job keeps an earlier score).
@@ -12,7 +12,10 @@ for i = 5, #ARGV - 2, 3 do
   local job = ARGV[i]
   if redis.call('ZSCORE', KEYS[1], job) then
     local key = ARGV[2] .. job
-    local stored = redis.call('HGET', key, 'status')
+    -- The listing shows the provider's raw status; hashes stored before ftwatch had its
+    -- own lifecycle kept that in `status`.
+    local found = redis.call('HMGET', key, 'raw_status', 'status')
+    local stored = found[1] or found[2]
     if not stored then
       redis.call('SET', key .. ARGV[3], ARGV[1] .. '|' .. ARGV[i + 2], 'PX', ARGV[4])
     elseif stored == ARGV[i + 1] then

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 from service.models.event import EventFacts
+from service.models.lifecycle import Status
 from workers.rules.detectors.base import DetectorState, Verdict
 from workers.rules.durations import format_duration
 from workers.rules.when import Stalled
@@ -34,7 +35,7 @@ def tick(
     params: Stalled,
     state: StalledState,
     now: float,
-    job_status: str | None,
+    job_status: Status | None,
     last_event_at: float | None,
 ) -> tuple[StalledState, Verdict | None]:
     """Check the clock; a Verdict while the job has been quiet for at least `for`."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from service.models.event import EventFacts
+from service.models.lifecycle import RecordedStatus, Status
 from workers.rules.detectors.base import DetectorState, Verdict
 
 
@@ -17,14 +18,14 @@ class StatusState(DetectorState):
     """The last status seen."""
 
     kind: Literal["status"] = "status"
-    status: str | None = None
+    status: RecordedStatus | None = None
 
     def rearmed(self) -> StatusState:
         return self.replace(active=False)
 
 
 def observe(
-    statuses: list[str], state: StatusState, status: str | None
+    statuses: list[Status], state: StatusState, status: Status | None
 ) -> tuple[StatusState, Verdict | None]:
     """Feed the job's status; a Verdict while it is one of `statuses`."""
     if status is None:
@@ -41,7 +42,7 @@ def observe(
 
 
 def step(
-    statuses: list[str], state: StatusState, event: EventFacts
+    statuses: list[Status], state: StatusState, event: EventFacts
 ) -> tuple[StatusState, Verdict | None]:
     """Feed one event (its `status`)."""
     return observe(statuses, state, event.status)
