@@ -91,9 +91,10 @@ async def test_a_concurrent_commit_wins_and_the_loser_retries(
 ) -> None:
     await handle(worker, "1-0", entry(1, 1.0), 1)
     store = RuleStateStore(redis, Scripts(redis), group="rules")
-    stale = await store.load(JOB)
-    await redis.hset(keys.rule_state(f"openai:{JOB}"), "_v", "2.other")  # another worker committed
-    assert await store.commit(JOB, stale.version, Commit(seq=2)) is None
+    stale = await store.load(f"openai:{JOB}")
+    # Another worker committed meanwhile.
+    await redis.hset(keys.rule_state(f"openai:{JOB}"), "_v", "2.other")
+    assert await store.commit(f"openai:{JOB}", stale.version, Commit(seq=2)) is None
 
 
 async def test_a_batch_decides_each_jobs_events_in_order_with_one_commit(

@@ -85,11 +85,13 @@ async def test_a_snapshot_keeps_the_raw_status_beside_the_lifecycle_one(store: J
     await store.append(
         JobSnapshot(job_id="j", status="queued", raw_status="pending"), [], cursor=None
     )
-    await store.append(JobSnapshot(job_id="i", status="running"), [], cursor=None)  # ingested
-    loaded = {s.job_id: s for s in await store.snapshots(["j", "i"])}
+    ingested = JobSnapshot(job_id="i", status="running", provider="ingest")
+    await store.append(ingested, [], cursor=None)
+    loaded = {s.job_id: s for s in await store.snapshots(["openai:j", "ingest:i"])}
     assert (loaded["j"].status, loaded["j"].raw_status) == ("queued", "pending")
     assert (loaded["i"].status, loaded["i"].raw_status) == ("running", None)
-    assert await store.statuses(["j", "i", "never-polled"]) == ["queued", "running", "unknown"]
+    found = await store.statuses(["openai:j", "ingest:i", "openai:never-polled"])
+    assert found == ["queued", "running", "unknown"]
 
 
 @pytest.mark.parametrize(
