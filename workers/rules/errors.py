@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from service.providers.config import KINDS as PROVIDER_KINDS
+
 WHEN_KINDS = ("plateau", "error_rate", "threshold", "stalled", "status")
 ACTION_KINDS = ("pause", "resume", "cancel", "notify")
 
@@ -47,6 +49,9 @@ def render_loc(loc: Sequence[int | str]) -> str:
 def _is_tag_repeat(previous: Sequence[int | str], part: int | str) -> bool:
     # A discriminated union's tag repeats the key the user wrote under `when` and in
     # `do` items (`when.plateau.plateau.patience` in pydantic's loc): drop the repeat.
+    # A provider's `kind` is a tag the user wrote as a value: drop it too.
+    if len(previous) >= 2 and previous[-2] == "providers" and isinstance(previous[-1], int):
+        return isinstance(part, str) and part in PROVIDER_KINDS
     if not previous or previous[-1] != part or not isinstance(part, str):
         return False
     parent = previous[-2] if len(previous) >= 2 else None

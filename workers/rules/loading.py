@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from service.providers import config as providers_config
 from workers.rules import actions_spec, config, when
 from workers.rules.crosscheck import SKIP_CROSS_CHECK, cross_check
 from workers.rules.errors import RulesError, render_validation_error
@@ -98,8 +99,8 @@ def configured_rules(path: str | Path | None) -> config.RulesFile:
 
 
 def check_env(rules: config.RulesFile, environ: Mapping[str, str]) -> list[str]:
-    """Errors for receivers whose secret_env variable is unset, empty or malformed."""
-    errors = []
+    """Errors for providers' and receivers' secret variables that are unset or malformed."""
+    errors = providers_config.check_env(rules.providers, environ)
     for index, receiver in enumerate(rules.receivers):
         name = receiver.secret_env
         if name is None:
