@@ -46,6 +46,7 @@ from bench.common import (
 from bench.fleet import fleet, kind_of
 from bench.probes import Plan, Side, make_plan, measured, split_latency
 from bench.webhooks import Receiver, new_secret, webhook_latencies
+from service.models.ident import DEFAULT_PROVIDER, job_key
 from service.store import keys
 from service.store.backlog import stream_backlog
 from service.store.connection import connect_redis
@@ -75,7 +76,7 @@ async def _warmed_up(redis_url: str, ids: list[str]) -> None:
         while True:
             async with client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hexists(keys.job(job_id), "status")
+                    pipe.hexists(keys.job(job_key(DEFAULT_PROVIDER, job_id)), "status")
                 polled = all(await pipe.execute())
             backlog = await stream_backlog(Scripts(client), keys.EVENTS_STREAM, "rules", limit=1000)
             if polled and backlog.entries < 50:

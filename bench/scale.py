@@ -37,6 +37,7 @@ from bench.common import (
     wait_healthy,
 )
 from bench.fleet import fleet, kind_of
+from service.models.ident import DEFAULT_PROVIDER, job_key
 from service.store import keys
 from service.store.connection import connect_redis
 from tests.support import FtwatchProcess
@@ -109,7 +110,7 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
 async def _polled_all(client: aioredis.Redis, ids: list[str]) -> bool:
     async with client.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hexists(keys.job(job_id), "status")
+            pipe.hexists(keys.job(job_key(DEFAULT_PROVIDER, job_id)), "status")
         return all(await pipe.execute())
 
 
