@@ -150,13 +150,13 @@ def evaluation_only(url: str, entries: list[dict[str, str]]) -> Result:
 
 
 def raw_entries(per_job: dict[str, list[NormalizedEvent]]) -> list[dict[str, str]]:
-    """The same entries ftwatch's append writes: job id, per-job sequence, event JSON."""
+    """The same entries ftwatch's append writes: job key, per-job sequence, event JSON."""
     seq: dict[str, int] = {}
     out = []
     for chunk in interleaved(per_job):
         for event in chunk:
-            seq[event.job_id] = seq.get(event.job_id, 0) + 1
-            entry = {"j": event.job_id, "s": str(seq[event.job_id]), "e": event.model_dump_json()}
+            seq[event.key] = seq.get(event.key, 0) + 1
+            entry = {"j": event.key, "s": str(seq[event.key]), "e": event.model_dump_json()}
             out.append(entry)
     return out
 
