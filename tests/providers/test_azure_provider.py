@@ -58,30 +58,6 @@ async def platform() -> AsyncIterator[tuple[Platform, str, str]]:
         yield plat, classic_url, v1_url
 
 
-@pytest.mark.parametrize(("surface", "version"), [("classic", PREVIEW), ("v1", "v1")])
-async def test_jobs_events_and_pause_resume_cancel_on_either_surface(
-    platform: tuple[Platform, str, str],
-    settings: Settings,
-    redis: aioredis.Redis,
-    surface: str,
-    version: str,
-) -> None:
-    plat, classic_url, v1_url = platform
-    url = classic_url if surface == "classic" else v1_url
-    async with aiohttp.ClientSession() as http:
-        provider = (await _providers(url, version, settings, redis, http))["azure-east"]
-        assert [j.id for j in (await provider.list_jobs(None, 10)).data] == [JOB]
-        assert (await provider.get_job(JOB)).status == "running"
-        found = await provider.new_events(JOB, None, None)
-        assert found.events and found.newest_id == found.events[-1].id
-        again = await provider.new_events(JOB, found.newest_id, len(found.events))
-        assert again.events == []  # nothing new since the cursor
-        for action in ("pause", "resume", "cancel"):
-            assert provider.supports(action) is None  # type: ignore[arg-type]
-            await provider.act(action, JOB)  # type: ignore[arg-type]
-    assert [a.action for a in plat.actions if a.outcome == "ok"] == ["pause", "resume", "cancel"]
-
-
 async def test_an_upstream_error_names_azures_request_id_and_variables(
     platform: tuple[Platform, str, str], settings: Settings, redis: aioredis.Redis
 ) -> None:
