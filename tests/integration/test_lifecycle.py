@@ -65,9 +65,12 @@ async def test_a_pending_job_shows_queued_with_its_raw_status(
         )
 
     await eventually(census, message="the census counts lifecycle statuses")
-    assert metrics.registry.get_sample_value(
-        "ftwatch_jobs_watched", {"provider": "openai", "status": "pending"}
-    ) is None
+    assert (
+        metrics.registry.get_sample_value(
+            "ftwatch_jobs_watched", {"provider": "openai", "status": "pending"}
+        )
+        is None
+    )
 
     manual_sim.platform.set_status(JOB, "defrosting")  # a status nobody has mapped
     await eventually(lambda: job_is("unknown", "defrosting"), message="unknown, raw kept")
