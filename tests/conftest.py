@@ -33,7 +33,7 @@ def settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
         discovery_interval=0.5,
         openai_base_url="http://127.0.0.1:9/v1",
         OPENAI_API_KEY="sk-test",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

@@ -15,9 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 T = TypeVar("T")
+
+StreamEntry = tuple[str, dict[str, str]]
+"""A stream entry as the tests' client (decode_responses=True) returns it: id, fields."""
 
 
 def free_port() -> int:
@@ -112,6 +116,38 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"{message} within {timeout}s (last value: {last!r})")
+
+
+def text(value: object) -> str:
+    """A reply value of the tests' decoding client, which redis-py types as bytes | str."""
+    assert isinstance(value, str), f"the tests' Redis client decodes replies, got {value!r}"
+    return value
+
+
+def entries(rows: object) -> list[StreamEntry]:
+    """XRANGE/XREADGROUP rows narrowed to str ids and fields (redis-py types each as
+    `bytes | str | None`, for either decode_responses setting and deleted entries)."""
+    assert isinstance(rows, list), rows
+    found: list[StreamEntry] = []
+    for entry_id, fields in rows:
+        assert isinstance(fields, dict), (entry_id, fields)
+        found.append((text(entry_id), {text(k): text(v) for k, v in fields.items()}))
+    return found
+
+
+async def xrange(redis: aioredis.Redis, stream: str) -> list[StreamEntry]:
+    """Every entry of `stream`, oldest first."""
+    return entries(await redis.xrange(stream))
+
+
+async def zscores(redis: aioredis.Redis, key: str) -> list[tuple[str, float]]:
+    """A sorted set's members with their scores, lowest first."""
+    found: list[tuple[str, float]] = []
+    for row in await redis.zrange(key, 0, -1, withscores=True):
+        assert isinstance(row, tuple | list), row  # WITHSCORES pairs each member and score
+        member, score = row
+        found.append((text(member), float(score)))
+    return found
 
 
 @contextlib.asynccontextmanager

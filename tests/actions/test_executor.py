@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from service.metrics import Metrics
-from service.models.action import ActionTask
+from service.models.action import ActionName, ActionTask
 from service.models.firing import Firing, JobFacts
 from service.providers.openai import OpenAICompatible
 from service.providers.registry import Providers
@@ -22,7 +22,7 @@ from service.upstream.client import UpstreamClient
 from simulator.app import create_app as create_simulator
 from simulator.platform import ManualClock, Platform
 from simulator.scenario import JobSpec, Scenario
-from tests.support import served
+from tests.support import served, xrange
 from workers.actions.executor import ActionExecutor
 
 JOB = "ftjob-act"
@@ -58,7 +58,9 @@ async def executor(
         )
 
 
-def task(action: str = "pause", firing_id: str = "fir_1", source: str = "openai") -> ActionTask:
+def task(
+    action: ActionName = "pause", firing_id: str = "fir_1", source: str = "openai"
+) -> ActionTask:
     firing = Firing(
         firing_id=firing_id,
         rule="r",
@@ -69,7 +71,7 @@ def task(action: str = "pause", firing_id: str = "fir_1", source: str = "openai"
         fired_at=1000.0,
         event_created_at=1990,
     )
-    return ActionTask(action=action, firing=firing)  # type: ignore[arg-type]
+    return ActionTask(action=action, firing=firing)
 
 
 def calls(platform: Platform) -> list[str]:
@@ -84,7 +86,7 @@ async def test_an_action_runs_once_per_firing(
     assert (first.outcome, again.outcome) == ("ok", "already")
     assert calls(sim[0]) == ["pause"]
     records = [
-        Firing.model_validate_json(f["f"]) for _, f in await redis.xrange(keys.ACTIONS_STREAM)
+        Firing.model_validate_json(f["f"]) for _, f in await xrange(redis, keys.ACTIONS_STREAM)
     ]
     assert records[0].stage == "action" and records[0].actions[0].outcome == "ok"
     assert records[0].checkpoint is not None and "step-4" in records[0].checkpoint

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from service.models.firing import Firing, JobFacts
 from service.store import keys
 from tests.api.conftest import Api
+from tests.support import xrange
 
 
 async def park(redis: aioredis.Redis, n: int, receiver: str = "ops") -> str:
@@ -51,7 +52,7 @@ async def test_replay_requeues_once(api: Api, redis: aioredis.Redis) -> None:
     assert statuses == [202, 404, 404]  # concurrent replays deliver once
     body = next(b for s, b in answers if s == 202)
     assert (body["id"], body["receiver"]) == (dead_id, "pager")
-    queued = await redis.xrange(keys.DELIVERIES_STREAM)
+    queued = await xrange(redis, keys.DELIVERIES_STREAM)
     assert len(queued) == 1
     entry_id, fields = queued[0]
     assert entry_id == body["queued_as"]

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from service.store import keys
 from tests.api.conftest import Api, seed_job
+from tests.support import xrange
 
 
 def metrics_event(i: int, job_id: str = "trl-run-1", **extra: Any) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def metrics_event(i: int, job_id: str = "trl-run-1", **extra: Any) -> dict[str, 
 
 
 async def stream_events(redis: aioredis.Redis) -> list[dict[str, Any]]:
-    rows = await redis.xrange(keys.EVENTS_STREAM)
+    rows = await xrange(redis, keys.EVENTS_STREAM)
     return [json.loads(fields["e"]) for _, fields in rows]
 
 

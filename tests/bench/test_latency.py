@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from bench.fleet import fleet
-from bench.latency import make_plan, matching_interval, report, run_ftwatch, run_naive
-from bench.probes import Side
+from bench.latency import matching_interval, report, run_ftwatch, run_naive
+from bench.probes import Side, make_plan
 
 
 def _args() -> argparse.Namespace:

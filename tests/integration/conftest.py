@@ -20,7 +20,7 @@ from simulator.app import create_app as create_simulator
 from simulator.platform import ManualClock, Platform
 from simulator.presets import default_scenario
 from simulator.scenario import JobSpec, Scenario
-from tests.support import FtwatchProcess, RedisServer, served
+from tests.support import FtwatchProcess, RedisServer, served, xrange
 from workers.rules.loading import parse_rules_text
 
 # The default rules, with durations a test can wait for.
@@ -66,7 +66,7 @@ class Pipeline:
         return str(next(j["status"] for j in jobs["data"] if j["id"] == job_id))
 
     async def firings(self) -> list[Firing]:
-        entries = await self.redis.xrange(keys.ACTIONS_STREAM)
+        entries = await xrange(self.redis, keys.ACTIONS_STREAM)
         return [Firing.model_validate_json(fields["f"]) for _, fields in entries]
 
 
@@ -144,7 +144,7 @@ async def manual_sim(sim_jobs: list[JobSpec]) -> AsyncIterator[ManualSim]:
 
 async def stream_ids(redis: aioredis.Redis, job_id: str) -> list[str]:
     """The upstream event ids of a job in `ftwatch:events`, in stream order."""
-    entries = await redis.xrange(keys.EVENTS_STREAM)
+    entries = await xrange(redis, keys.EVENTS_STREAM)
     events = [NormalizedEvent.model_validate_json(fields["e"]) for _, fields in entries]
     return [e.event_id for e in events if e.job_id == job_id and e.type != "status"]
 

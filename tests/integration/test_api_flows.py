@@ -19,7 +19,7 @@ from service.models.firing import Firing
 from service.settings import Settings
 from service.store import keys
 from tests.integration.conftest import ManualSim
-from tests.support import eventually, served
+from tests.support import eventually, served, xrange
 from workers.rules.loading import parse_rules_text
 
 TOKEN = "test-token"
@@ -51,7 +51,7 @@ async def api(settings: Settings, manual_sim: ManualSim) -> AsyncIterator[str]:
 
 async def firings(redis: aioredis.Redis, rule: str) -> list[Firing]:
     records = [
-        Firing.model_validate_json(f["f"]) for _, f in await redis.xrange(keys.ACTIONS_STREAM)
+        Firing.model_validate_json(f["f"]) for _, f in await xrange(redis, keys.ACTIONS_STREAM)
     ]
     return [r for r in records if r.rule == rule]
 

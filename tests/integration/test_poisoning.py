@@ -7,8 +7,9 @@ import pytest
 from pydantic import SecretStr
 
 from service.settings import Settings
+from simulator.curves import Curve
 from simulator.presets import DEMO_DIVERGES, DEMO_PLATEAU, default_scenario
-from simulator.scenario import Curve, Scenario
+from simulator.scenario import Scenario
 from tests.integration.conftest import Pipeline
 from tests.support import eventually
 

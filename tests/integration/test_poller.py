@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, MutableMapping
+from functools import partial
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -98,7 +100,7 @@ async def test_unknown_statuses_keep_the_job_watched(
     manual_sim.clock.advance(2)
     for status in ("pausing", "defrosting"):
         manual_sim.platform.set_status(job, status)
-        await eventually(lambda s=status: _status_seen(redis, job, s), message=status)
+        await eventually(partial(_status_seen, redis, job, status), message=status)
     manual_sim.platform.set_status(job, "running")
     manual_sim.clock.advance(5)
     await eventually(lambda: caught_up(redis, manual_sim, job), message="events after")
@@ -133,7 +135,7 @@ async def test_insufficient_quota_is_reported_not_retried_and_the_poller_goes_on
     await eventually(lambda: caught_up(redis, manual_sim, job), message="polling resumed")
 
 
-async def _logged(logs: list[dict[str, object]], event: str) -> bool:
+async def _logged(logs: list[MutableMapping[str, Any]], event: str) -> bool:
     return any(log["event"] == event for log in logs)
 
 

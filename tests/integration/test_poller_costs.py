@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,10 +36,11 @@ async def poller(
 
 
 def requests(metrics: Metrics, endpoint: str) -> float:
-    return sum(
-        metrics.upstream_requests.labels("openai", endpoint, code)._value.get()
-        for code in ("200", "429")
-    )
+    labels = [{"provider": "openai", "endpoint": endpoint, "code": c} for c in ("200", "429")]
+    counts = [
+        metrics.registry.get_sample_value("ftwatch_upstream_requests_total", x) for x in labels
+    ]
+    return sum(count or 0.0 for count in counts)
 
 
 async def caught_up(redis: aioredis.Redis, sim: ManualSim, job_id: str = JOB) -> bool:
@@ -57,7 +59,7 @@ async def test_a_running_jobs_regular_poll_lists_only_its_events(
         for _ in range(5):
             manual_sim.clock.advance(2)
             newest = manual_sim.upstream_ids(JOB)[-1]
-            await eventually(lambda n=newest: _has(redis, n), message="later events")
+            await eventually(partial(_has, redis, newest), message="later events")
         assert requests(metrics, "list_events") >= lists + 5
         assert requests(metrics, "get_job") == reads  # the status came from the listing
 
@@ -157,7 +159,7 @@ async def test_pollers_pause_while_the_rules_fall_behind(
     ]
 
 
-async def _logged(logs: list[dict[str, Any]], event: str) -> bool:
+async def _logged(logs: list[MutableMapping[str, Any]], event: str) -> bool:
     return any(log["event"] == event for log in logs)
 
 

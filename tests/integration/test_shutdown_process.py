@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from service.store import keys
 from tests.integration.conftest import ManualSim, StartFtwatch
 from tests.integration.test_poller_process import running_jobs
-from tests.support import FtwatchProcess, eventually
+from tests.support import FtwatchProcess, eventually, zscores
 
 LEASES = "ftwatch:lease:*"
 POLL_INTERVAL = 0.2
@@ -45,7 +45,7 @@ async def test_sigterm_drains_frees_every_lease_and_logs_no_error(
     stopped_ms = time.time() * 1000
     assert await redis.keys(LEASES) == []
     # Each job is due at its next poll, not at a lease's expiry: another replica takes it now.
-    for _, due_ms in await redis.zrange(keys.SCHEDULE, 0, -1, withscores=True):
+    for _, due_ms in await zscores(redis, keys.SCHEDULE):
         assert due_ms <= stopped_ms + POLL_INTERVAL * 1000
     assert _errors(proc) == [], proc.log_tail()
     assert any(r.get("event") == "shutting_down" for r in proc.log_records())

@@ -60,7 +60,7 @@ async def test_the_app_retries_on_the_configured_schedule(
         redis_url=settings.redis_url,
         data_dir=settings.data_dir,
         openai_base_url=settings.openai_base_url,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     rules = rules_with(receiver("ops", hooks.add("ops", Endpoint(statuses=[503, 503]))))
     await deliver(create_app(configured, role="worker", rules=rules), redis, hooks)

@@ -91,6 +91,7 @@ def test_configured_delays_are_never_cut_short_by_the_total_budget(
     elapsed = 0.0
     for failures in range(1, len(delays) + 1):  # every delay at its longest jitter
         delay = schedule.next_delay(failures, None, elapsed, rand=lambda: 1.0)
+        assert delay is not None
         assert delay == pytest.approx(delays[failures - 1] * 1.2)
         elapsed += delay
     assert schedule.next_delay(len(delays) + 1, None, elapsed) is None

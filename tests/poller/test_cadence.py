@@ -28,13 +28,13 @@ def test_without_a_budget_delays_are_not_stretched() -> None:
 
 
 def test_a_fleet_within_the_budget_is_polled_at_the_usual_cadence() -> None:
-    fleet = {"running": 500, "queued": 300, "succeeded": 50}
+    fleet: dict[Status, int] = {"running": 500, "queued": 300, "succeeded": 50}
     # 500/10 + 300/30 = 60 requests/s, under 90% of 100.
     assert budget_stretch(fleet, interval=10, idle_factor=3, rate=100) == 1
 
 
 def test_a_fleet_above_the_budget_is_slowed_in_proportion() -> None:
-    fleet = {"running": 7_000, "queued": 1_000, "succeeded": 2_000}
+    fleet: dict[Status, int] = {"running": 7_000, "queued": 1_000, "succeeded": 2_000}
     stretch = budget_stretch(fleet, interval=10, idle_factor=3, rate=100, sweep_rate=3)
     demand = 7_000 / 10 + 1_000 / 30 + 3
     assert stretch == pytest.approx(demand / 90)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.providers.build import FACTORIES
-from service.providers.config import KINDS, AzureSpec, OpenAISpec, check_env
+from service.providers.config import KINDS, AzureSpec, OpenAISpec, ProviderSpec, check_env
 from simulator.flavors import FLAVORS
 from workers.rules.errors import RulesError
 from workers.rules.loading import parse_rules_text
@@ -49,7 +49,7 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_unset_key_and_endpoint_variables_are_named() -> None:
-    specs = [
+    specs: list[ProviderSpec] = [
         OpenAISpec(name="openai", kind="openai"),  # may be unset against the simulator
         AzureSpec(name="az", kind="azure_openai", endpoint_env="AZ_ENDPOINT"),
     ]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ async def _both_paused(
         return status == 200 and job["status"] == "paused"
 
     for provider in ("openai", "azure-east"):
-        await eventually(lambda p=provider: paused(p), timeout=60, message=f"{provider} paused")
+        await eventually(partial(paused, provider), timeout=60, message=f"{provider} paused")
     for flavor, url in sims.items():
         root = url.removesuffix("/v1").removesuffix("/openai")
         _, calls = await _json(http, f"{root}/_sim/actions?job_id={DEMO_PLATEAU}")

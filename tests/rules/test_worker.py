@@ -10,6 +10,7 @@ from service.models.event import NormalizedEvent
 from service.store import keys
 from service.store.rule_state import Commit, RuleStateStore
 from service.store.scripts import Scripts
+from tests.support import entries, xrange
 from workers.rules.loading import parse_rules_text
 from workers.rules.worker import RuleWorker
 from workers.stream.consumer import Disposition, Entry, Outcome
@@ -80,7 +81,7 @@ async def test_an_unreadable_event_is_parked_and_the_job_goes_on(
 ) -> None:
     bad = {"j": JOB, "s": "1", "e": '{"job_id": "ftjob-1"}'}
     assert await handle(worker, "1-0", bad, 1) is Disposition.ACKED
-    ((_, dead),) = await redis.xrange(keys.DEAD_EVENTS_STREAM)
+    ((_, dead),) = await xrange(redis, keys.DEAD_EVENTS_STREAM)
     assert "event_id" in dead["error"]
     assert await handle(worker, "2-0", entry(2, 9.0), 1) is Disposition.ACKED
     assert await tasks(redis) == 1
@@ -138,7 +139,9 @@ async def test_a_batch_acknowledges_what_it_committed(
     for seq in (1, 2, 3):
         await redis.xadd(keys.EVENTS_STREAM, entry(seq, 1.0))  # type: ignore[arg-type]
     reply = await redis.xreadgroup("rules", "w1", {keys.EVENTS_STREAM: ">"}, count=10)
-    read = [Entry(entry_id, fields) for entry_id, fields in reply[0][1]]
+    assert isinstance(reply, list), reply  # RESP2: one [stream, entries] pair per stream
+    [(_, rows)] = reply
+    read = [Entry(entry_id, fields) for entry_id, fields in entries(rows)]
     assert await worker.handle_batch(read) == [Disposition.ACKED] * 3
     assert (await redis.xpending(keys.EVENTS_STREAM, "rules"))["pending"] == 0
 
@@ -207,7 +210,7 @@ rules:
     status_entry = {"j": JOB, "s": "2", "e": resumed.model_dump_json()}
     batch = [Entry("1-0", entry(1, 9.0)), Entry("2-0", status_entry)]
     assert await worker.handle_batch(batch) == [Disposition.ACKED] * 2
-    notices = [fields["f"] for _, fields in await redis.xrange(keys.DELIVERIES_STREAM)]
+    notices = [fields["f"] for _, fields in await xrange(redis, keys.DELIVERIES_STREAM)]
     assert len(notices) == 2  # the firing, then its resolve notice
     assert '"resolved":true' in notices[1]
     assert "job resumed" in notices[1]

@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 from service.models.firing import Firing, JobFacts
 from service.store import keys
 from service.store.audit import AuditLog
+from tests.support import xrange
 
 
 def firing(n: int, job: str = "ftjob-a", rule: str = "r") -> Firing:
@@ -23,7 +24,7 @@ def firing(n: int, job: str = "ftjob-a", rule: str = "r") -> Firing:
 
 async def test_record_writes_one_field_with_the_firing(redis: aioredis.Redis) -> None:
     entry_id = await AuditLog(redis).record(firing(1))
-    [(found_id, fields)] = await redis.xrange(keys.ACTIONS_STREAM)
+    [(found_id, fields)] = await xrange(redis, keys.ACTIONS_STREAM)
     assert found_id == entry_id
     assert list(fields) == ["f"]
     assert Firing.model_validate_json(fields["f"]).firing_id == "f1"

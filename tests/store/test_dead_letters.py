@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from service.models.firing import Firing, JobFacts
 from service.store import keys
 from service.store.dead_letters import DeadLetters
+from tests.support import xrange
 
 
 async def park(redis: aioredis.Redis, payload: object) -> str:
@@ -45,7 +46,7 @@ async def test_get_and_replay_once(redis: aioredis.Redis) -> None:
     queued = await letters.replay(found)
     assert queued is not None
     assert await letters.replay(found) is None  # the second replay finds nothing to move
-    [(queued_id, fields)] = await redis.xrange(keys.DELIVERIES_STREAM)
+    [(queued_id, fields)] = await xrange(redis, keys.DELIVERIES_STREAM)
     assert queued_id == queued
     assert fields["r"] == "ops"
     assert json.loads(fields["f"])["firing_id"] == "f1"

@@ -12,6 +12,7 @@ from service.models.job import JobSnapshot
 from service.store import keys
 from service.store.jobs import JobStore, LeaseLost
 from service.store.scripts import Scripts
+from tests.support import xrange
 
 
 def event(n: int, job: str = "ftjob-1") -> NormalizedEvent:
@@ -30,7 +31,7 @@ def store(redis: aioredis.Redis) -> JobStore:
 
 
 async def stream_ids(redis: aioredis.Redis) -> list[str]:
-    entries = await redis.xrange(keys.EVENTS_STREAM)
+    entries = await xrange(redis, keys.EVENTS_STREAM)
     return [NormalizedEvent.model_validate_json(f["e"]).event_id for _, f in entries]
 
 

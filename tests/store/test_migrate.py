@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from service.store import keys
 from service.store.jobs import JobStore
@@ -14,7 +15,13 @@ from service.store.scripts import Scripts
 
 async def _old_job(redis: aioredis.Redis, job_id: str, source: str) -> None:
     """A job as the previous version stored it: every key by the bare id."""
-    snapshot = {"job_id": job_id, "status": "running", "step": "4", "source": source}
+    # redis-py's mapping is keyed by any field type, and Mapping's key type is invariant.
+    snapshot: dict[FieldT, EncodableT] = {
+        "job_id": job_id,
+        "status": "running",
+        "step": "4",
+        "source": source,
+    }
     await redis.hset(f"ftwatch:job:{job_id}", mapping=snapshot | {"cursor": "ev-4", "seq": "4"})
     await redis.zadd(f"ftwatch:job:{job_id}:seen", {"ev-4": 4})
     await redis.hset(f"ftwatch:rules:{job_id}", mapping={"plateau": json.dumps({"x": 1})})

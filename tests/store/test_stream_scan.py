@@ -30,9 +30,13 @@ async def test_pages_cover_every_match_once(redis: aioredis.Redis) -> None:
     assert seen == list(range(24, -1, -2))
 
 
+def nothing(entry_id: str, fields: dict[str, str]) -> int | None:
+    return None
+
+
 async def test_the_scan_cap_ends_a_page_early_with_a_cursor(redis: aioredis.Redis) -> None:
     await fill(redis, 30)
-    page = await scan_back(redis, "s", lambda _i, _f: None, before=None, limit=5, max_scan=10)
+    page = await scan_back(redis, "s", nothing, before=None, limit=5, max_scan=10)
     assert (page.items, page.scanned) == ([], 10)
     assert page.next_cursor is not None
     rest = await scan_back(redis, "s", even, before=page.next_cursor, limit=100, max_scan=100)

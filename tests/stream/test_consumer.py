@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 
-from tests.support import RedisServer, eventually
+from tests.support import RedisServer, eventually, xrange
 from workers.stream.consumer import (
     Disposition,
     Entry,
@@ -21,10 +22,11 @@ from workers.stream.consumer import (
 )
 
 STREAM, DEAD = "test:stream", "test:stream:dead"
+T = TypeVar("T")
 
 
 def config(name: str, **overrides: int) -> GroupConfig:
-    return GroupConfig(STREAM, "group", name, DEAD, **overrides)  # type: ignore[arg-type]
+    return GroupConfig(STREAM, "group", name, DEAD, **overrides)
 
 
 class Recorder:
@@ -97,7 +99,7 @@ async def test_a_poison_entry_goes_to_dead_letters_with_its_error(redis: aioredi
     await add(redis, 7)
     async with running(consumer):
         await eventually(lambda: _dead_count(redis, 1), message="dead-lettered")
-    ((_, fields),) = await redis.xrange(DEAD)
+    ((_, fields),) = await xrange(redis, DEAD)
     assert fields["n"] == "7"
     assert "cannot handle 7" in fields["error"]
     assert int(fields["deliveries"]) > 3
@@ -161,7 +163,7 @@ async def test_a_retry_is_handled_again_and_a_failure_left_for_the_reclaim(
     assert handler.batches[0] == ["1", "2", "bad"]
 
 
-async def _equals(actual: list[str], expected: list[str]) -> bool:
+async def _equals(actual: list[T], expected: list[T]) -> bool:
     return actual == expected
 
 

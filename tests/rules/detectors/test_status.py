@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from service.models.lifecycle import Status
 from tests.rules.factories import event
 from workers.rules.detectors.status import StatusState, observe, step
 
-FINISHED = ["succeeded", "failed", "cancelled"]
+FINISHED: list[Status] = ["succeeded", "failed", "cancelled"]
 
 
 def test_a_listed_status_holds_until_the_job_leaves_it() -> None:
