@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import redis.asyncio as aioredis
 
-from service.models.event import NormalizedEvent, normalize
+from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
 from service.store.jobs import JobStore
 from service.store.scripts import Scripts
 from service.upstream.models import Job, JobEvent
+from service.upstream.normalize import normalize
 from simulator.platform import Platform
 from simulator.presets import generate_scenario
 

@@ -20,7 +20,6 @@ from service.config_check import ConfigError
 from service.keys import Role
 from service.metrics import Metrics
 from service.settings import Settings, environment
-from workers.notify.context import delivery_ctx
 from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
@@ -85,7 +84,7 @@ def create_app(
         app.cleanup_ctx.append(parts.poller_ctx)
     if role in {"all", "worker"}:
         app.cleanup_ctx.append(parts.worker_ctx)
-        app.cleanup_ctx.append(delivery_ctx)
+        app.cleanup_ctx.append(parts.delivery_ctx)
     app.on_shutdown.append(_on_shutdown)
     setup_api(app)
     # After setup_api's error middleware, so inside it: a body over the size limit is

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from service import keys
 from service.providers.build import Parts, build_providers
-from service.settings import Settings
+from service.settings import Settings, environment
 from service.store import keys as store_keys
 from service.store.connection import connect_redis
 from service.store.effects import Effects
@@ -32,6 +32,8 @@ from service.store.schedule import Schedule
 from service.store.scripts import Scripts
 from workers.actions.executor import ActionExecutor
 from workers.actions.queue import ActionQueueHandler, move_delayed
+from workers.notify.context import delivery_config
+from workers.notify.worker import DeliveryWorker
 from workers.poller.backpressure import BackPressure
 from workers.poller.job_poll import JobPoller
 from workers.poller.runner import Poller
@@ -177,4 +179,26 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     supervisor.start("delayed-actions", lambda: move_delayed(effects, stop))
     supervisor.start("rules-ticker", lambda: ticker.run(stop))
     supervisor.start("stream-pending", lambda: report_pending([events, actions], metrics, stop))
+    yield
+
+
+async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The delivery worker (roles `all` and `worker`), its loops under the app's supervisor.
+
+    Register after the Redis and upstream contexts: it takes their client, scripts and the
+    process's one ClientSession."""
+    settings = app[keys.SETTINGS]
+    worker = DeliveryWorker(
+        app[keys.REDIS],
+        app[keys.SCRIPTS],
+        app[keys.SESSION],
+        app[keys.RULES],
+        app[keys.METRICS],
+        consumer=replica_name(settings),
+        environ=environment(),
+        config=delivery_config(settings),
+    )
+    supervisor = app[keys.SUPERVISOR]
+    for name, factory in worker.loops(app[keys.STOPPING]).items():
+        supervisor.start(name, factory)
     yield

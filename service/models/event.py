@@ -9,9 +9,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from service.models.ident import DEFAULT_PROVIDER, PROVIDER_NAME, job_key
-from service.models.lifecycle import RecordedStatus, from_openai
-from service.models.metrics import flatten_metrics
-from service.upstream.models import Job, JobEvent
+from service.models.lifecycle import RecordedStatus
 
 # The type of the events the poller adds when a job's status changes; their `data` holds
 # the change of lifecycle status ({"from": ..., "to": ...}).
@@ -66,28 +64,3 @@ class NormalizedEvent(EventFacts):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants", frozen=True)
 
     data: dict[str, Any] | None = None  # the upstream event's data, as it came
-
-
-MAX_MESSAGE = 16_384
-
-
-def normalize(job: Job, event: JobEvent, provider: str = DEFAULT_PROVIDER) -> NormalizedEvent:
-    """Build the normalized event of one upstream event of `job` (pure)."""
-    message = event.message
-    if len(message) > MAX_MESSAGE:
-        message = message[: MAX_MESSAGE - 1] + "…"
-    return NormalizedEvent(
-        job_id=job.id,
-        event_id=event.id,
-        created_at=max(event.created_at, 0),
-        level=str(event.level),
-        type=str(event.type),
-        message=message,
-        data=event.data,
-        method=job.method_type,
-        model=job.model or None,
-        metadata=dict(job.metadata or {}),
-        status=from_openai(job.status),
-        provider=provider,
-        metrics=flatten_metrics(event.data),
-    )

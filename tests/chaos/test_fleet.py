@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.models.event import NormalizedEvent, normalize
+from service.models.event import NormalizedEvent
 from service.upstream.models import Job, JobEvent
+from service.upstream.normalize import normalize
 from simulator.platform import ManualClock, Platform
 from simulator.scenario import Scenario
 from tests.chaos.fleet import MIX, STEP_PERIOD, ChaosJob, build_fleet, rules_text

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-from service.models.event import NormalizedEvent, normalize
+from service.models.event import NormalizedEvent
 from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
+from service.upstream.normalize import normalize
 
 RFT_DATA = {
     "step": 10,

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.models.event import NormalizedEvent, normalize
+from service.models.event import NormalizedEvent
 from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
+from service.upstream.normalize import normalize
 from service.upstream.pages import parse_event_page
 
 JSON = st.recursive(

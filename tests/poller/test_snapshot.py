@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from service.models.event import normalize
 from service.models.job import JobSnapshot
 from service.upstream.models import Job, JobEvent
+from service.upstream.normalize import normalize
 from workers.poller.snapshot import merge_snapshot
 
 JOB = Job.model_validate(

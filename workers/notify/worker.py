@@ -163,7 +163,7 @@ class DeliveryWorker:
         """Admit and deliver until `stop`, each loop supervised: a crash restarts only it.
 
         For a worker outside the app (tests, a process of its own); the app's loops run
-        under its one supervisor instead (workers/notify/context.py)."""
+        under its one supervisor instead (service/parts.py: delivery_ctx)."""
         supervisor = Supervisor(stop, self._metrics.loop_restarts)
         for name, factory in self.loops(stop).items():
             supervisor.start(name, factory)

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import structlog
 
 from service.metrics import Metrics
-from service.models.event import normalize
 from service.models.ident import JobRef
 from service.models.lifecycle import Status
 from service.providers.base import NewEvents, Provider
 from service.providers.registry import Providers
 from service.store.jobs import JobRead, JobRecord, JobStore
 from service.upstream.models import Job
+from service.upstream.normalize import normalize
 from workers.poller.freshness import hints_change, job_of, listed_job, needs_job
 from workers.poller.snapshot import merge_snapshot
 from workers.poller.status_change import status_change

@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from service.models.event import NormalizedEvent, normalize
+from service.models.event import NormalizedEvent
 from service.upstream.models import Job, JobEvent
+from service.upstream.normalize import normalize
 from workers.rules.errors import render_validation_error
 
 _JOB_FIELDS = ("job_id", "status", "method", "model", "metadata")
