@@ -9,9 +9,7 @@ from service.api.ingest_schema import IngestEvent
 from service.models.event import NormalizedEvent
 from service.models.ident import INGEST_PROVIDER, job_key
 from service.models.job import JobSnapshot
-from service.models.metrics import flatten_metrics
-
-_COUNTERS = frozenset({"step", "total_steps"})
+from service.models.metrics import flatten_metrics, merge_bounded
 
 
 def ingest_key(job_id: str) -> str:
@@ -36,6 +34,7 @@ def _counter(metrics: dict[str, float], name: str, previous: int | None) -> int 
 
 def _advance(snapshot: JobSnapshot, item: IngestEvent, metrics: dict[str, float]) -> JobSnapshot:
     """The snapshot after `item`, which is not older than anything the snapshot saw."""
+    merged, refused = merge_bounded(snapshot.metrics, metrics)
     return snapshot.model_copy(
         update={
             "status": item.status or snapshot.status,
@@ -44,7 +43,8 @@ def _advance(snapshot: JobSnapshot, item: IngestEvent, metrics: dict[str, float]
             "metadata": item.metadata or snapshot.metadata,
             "step": _counter(metrics, "step", snapshot.step),
             "total_steps": _counter(metrics, "total_steps", snapshot.total_steps),
-            "metrics": snapshot.metrics | {k: v for k, v in metrics.items() if k not in _COUNTERS},
+            "metrics": merged,
+            "metrics_dropped": snapshot.metrics_dropped + refused,
             "last_event_at": item.created_at,
         }
     )

@@ -26,6 +26,8 @@ class JobSnapshot(BaseModel):
     step: int | None = None
     total_steps: int | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
+    # Metric names refused since the snapshot held MAX_SNAPSHOT_METRICS (models.metrics).
+    metrics_dropped: int = 0
     last_event_at: int | None = None
     fine_tuned_model: str | None = None
     updated_at: float = 0.0

@@ -69,5 +69,30 @@ def flatten_metrics(data: Mapping[str, Any] | None) -> dict[str, float]:
     return out
 
 
+# Metric names a job's snapshot keeps (what GET /v1/jobs/{id} shows): well above what
+# any trainer logs (OpenAI's RFT events carry ~20 with a few graders), low enough that a
+# flood of names (the review's F3) cannot grow a job hash or its API view without bound.
+# The rules still see every name on the events themselves.
+MAX_SNAPSHOT_METRICS = 256
+# Counters that travel as metrics but are kept as the snapshot's own fields.
+COUNTERS = frozenset({"step", "total_steps"})
+
+
+def merge_bounded(
+    kept: Mapping[str, float], new: Mapping[str, float], limit: int = MAX_SNAPSHOT_METRICS
+) -> tuple[dict[str, float], int]:
+    """`kept` updated with `new` (counters left out), new names refused past `limit`;
+    returns the merge and how many names it refused."""
+    merged, refused = dict(kept), 0
+    for name, value in new.items():
+        if name in COUNTERS:
+            continue
+        if name in merged or len(merged) < limit:
+            merged[name] = value
+        else:
+            refused += 1
+    return merged, refused
+
+
 def is_finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)

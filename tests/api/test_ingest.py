@@ -138,7 +138,7 @@ async def test_events_pushed_for_a_polled_jobs_id_never_touch_that_job(
     assert "ingest:ftjob-openai" in body["error"]["message"]
 
 
-async def test_a_flood_of_metric_names_keeps_the_scrape_small(api: Api) -> None:
+async def test_a_flood_of_metric_names_keeps_the_scrape_and_the_job_small(api: Api) -> None:
     # The review's attack: three batches with 256 new names per event made 162,049
     # series for one job (10.7 MB to scrape). FTWATCH_MAX_JOB_METRICS (64) bounds them.
     for batch in range(3):
@@ -156,6 +156,11 @@ async def test_a_flood_of_metric_names_keeps_the_scrape_small(api: Api) -> None:
     series = [line for line in text.splitlines() if line.startswith("ftwatch_job_metric{")]
     assert 0 < len(series) <= 64
     assert "ftwatch_job_metrics_dropped_total" in text
+    # The job's snapshot (and its API view) keeps 256 names and counts the rest.
+    status, job = await api.get("/v1/jobs/ingest:trl-run-1")
+    assert status == 200
+    assert len(job["metrics"]) == 256
+    assert job["metrics_dropped"] == 300 * 255 - 256
 
 
 async def test_an_ingested_status_is_a_lifecycle_name_or_an_older_openai_one(

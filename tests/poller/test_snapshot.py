@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from service.models.job import JobSnapshot
+from service.models.metrics import MAX_SNAPSHOT_METRICS
 from service.upstream.models import Job, JobEvent
 from service.upstream.normalize import normalize
 from workers.poller.snapshot import merge_snapshot
@@ -60,3 +61,14 @@ def test_non_finite_values_are_kept_and_message_events_change_nothing() -> None:
     assert snap.step == 7
     assert math.isnan(snap.metrics["train_loss"])
     assert snap.total_steps is None
+
+
+def test_a_flood_of_names_is_kept_to_the_cap_and_counted() -> None:
+    job = Job(id="j", status="running", model="m")
+    first = {"step": 1, **{f"a{n}": 1.0 for n in range(MAX_SNAPSHOT_METRICS - 1)}}
+    flood = {"step": 2, "a0": 2.0, **{f"b{n}": 1.0 for n in range(10)}}
+    events = [normalize(job, metrics_event(1, first)), normalize(job, metrics_event(2, flood))]
+    snap = merge_snapshot(JobSnapshot(job_id="j"), job, events)
+    assert len(snap.metrics) == MAX_SNAPSHOT_METRICS
+    assert snap.metrics["a0"] == 2.0 and snap.metrics["b0"] == 1.0  # known names still update
+    assert "b1" not in snap.metrics and snap.metrics_dropped == 9

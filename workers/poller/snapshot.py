@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
 from service.models.lifecycle import from_openai
+from service.models.metrics import merge_bounded
 from service.upstream.models import Job
-
-_COUNTERS = frozenset({"step", "total_steps"})
 
 
 def merge_snapshot(
@@ -21,10 +20,11 @@ def merge_snapshot(
     Metrics keep their last value across events because `valid_*` figures appear only
     on evaluation steps: the latest validation reward is still the latest one.
     """
-    metrics = dict(previous.metrics)
+    metrics, dropped = dict(previous.metrics), previous.metrics_dropped
     step, total, last_at = previous.step, previous.total_steps, previous.last_event_at
     for event in events:
-        metrics.update((k, v) for k, v in event.metrics.items() if k not in _COUNTERS)
+        metrics, refused = merge_bounded(metrics, event.metrics)
+        dropped += refused
         if event.step is not None:
             step = event.step
         total_value = event.metrics.get("total_steps")
@@ -42,6 +42,7 @@ def merge_snapshot(
         step=step,
         total_steps=total,
         metrics=metrics,
+        metrics_dropped=dropped,
         last_event_at=last_at,
         fine_tuned_model=job.fine_tuned_model,
     )
