@@ -65,8 +65,10 @@ def test_non_finite_values_are_kept_and_message_events_change_nothing() -> None:
 
 def test_a_flood_of_names_is_kept_to_the_cap_and_counted() -> None:
     job = Job(id="j", status="running", model="m")
-    first = {"step": 1, **{f"a{n}": 1.0 for n in range(MAX_SNAPSHOT_METRICS - 1)}}
-    flood = {"step": 2, "a0": 2.0, **{f"b{n}": 1.0 for n in range(10)}}
+    first: dict[str, object] = {"step": 1}
+    first |= {f"a{n}": 1.0 for n in range(MAX_SNAPSHOT_METRICS - 1)}
+    flood: dict[str, object] = {"step": 2, "a0": 2.0}
+    flood |= {f"b{n}": 1.0 for n in range(10)}
     events = [normalize(job, metrics_event(1, first)), normalize(job, metrics_event(2, flood))]
     snap = merge_snapshot(JobSnapshot(job_id="j"), job, events)
     assert len(snap.metrics) == MAX_SNAPSHOT_METRICS
