@@ -221,3 +221,5 @@ class WebhookResult(BaseModel):
     type: str
     job_id: str | None = None
     polled: bool = False  # the job was made due for an immediate poll
+    # The webhook-id was seen within the signature window: a replay, answered and ignored.
+    duplicate: bool = False

@@ -3,11 +3,19 @@
 OpenAI sends `fine_tuning.job.succeeded|failed|cancelled` with only the job id; the
 job is made due at once, so the poller records the outcome within about a second
 instead of a poll interval later.
+
+A signed webhook can be replayed verbatim while its timestamp is within the tolerance:
+its `webhook-id` is remembered (only once the signature verified) and a repeat is
+answered `duplicate` and ignored. A job ftwatch does not know yet is asked of its
+provider first and watched only if the provider has it: a signed webhook naming a
+made-up id must not leave a job that is polled forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 
 import structlog
 from aiohttp import web
@@ -18,12 +26,16 @@ from service.api.errors import ApiError
 from service.api.routing import Routes
 from service.api.schemas import JOB_ID_PATTERN, OpenAIWebhook, WebhookResult
 from service.models.ident import job_key
+from service.providers.config import ProviderSpec
 from service.settings import Settings
+from service.store import inbound
 from service.store import keys as store_keys
+from service.upstream.errors import NotFound, UpstreamError
 from workers.notify.signing import (
     HEADER_ID,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
+    TOLERANCE_SECONDS,
     WebhookVerificationError,
     verify,
 )
@@ -32,6 +44,9 @@ log = structlog.get_logger(__name__)
 routes = Routes("webhooks")
 JOB_EVENT_PREFIX = "fine_tuning.job."
 _JOB_ID = re.compile(JOB_ID_PATTERN)
+# How long the one read confirming an unknown job may take (retries included); the
+# sender waits for the answer. Past it the job is left to discovery.
+CONFIRM_SECONDS = 10.0
 
 
 def check_secret(settings: Settings) -> None:
@@ -82,12 +97,35 @@ async def _nudge(request: web.Request, job_id: str) -> bool:
     candidates = [job_key(s.name, job_id) for s in providers]
     flags = await app[keys.REDIS].smismember(store_keys.JOBS, candidates) if candidates else []
     known = [key for key, flag in zip(candidates, flags, strict=True) if flag]
-    if not known and len(providers) == 1:
-        chosen = providers[0].jobs or app[keys.SETTINGS].job_ids
-        if chosen and job_id not in chosen:
-            return False  # the config names the jobs to watch; this is not one of them
+    if not known and len(providers) == 1 and await _discoverable(app, providers[0], job_id):
         known = candidates
     return bool(known) and await app[keys.SCHEDULE].nudge(known) > 0
+
+
+async def _discoverable(app: web.Application, spec: ProviderSpec, job_id: str) -> bool:
+    """Whether a job ftwatch has not seen yet is one to watch: configured, or real."""
+    chosen = spec.jobs or app[keys.SETTINGS].job_ids
+    if chosen:
+        return job_id in chosen  # the config names the jobs to watch
+    return await _upstream_has(app, spec.name, job_id)
+
+
+async def _upstream_has(app: web.Application, provider: str, job_id: str) -> bool:
+    """One read of the job: only a job its provider has is watched."""
+    providers = app.get(keys.PROVIDERS)
+    if providers is None or provider not in providers:
+        return False  # this process reads no upstream: discovery will find a real job
+    try:
+        async with asyncio.timeout(CONFIRM_SECONDS):
+            await providers[provider].get_job(job_id)
+    except NotFound:
+        log.info("webhook_job_not_upstream", provider=provider, job_id=job_id)
+        return False
+    except (UpstreamError, TimeoutError) as exc:
+        # Not confirmed, not denied: leave it to discovery, which lists the real jobs.
+        log.warning("webhook_job_unconfirmed", provider=provider, job_id=job_id, error=str(exc))
+        return False
+    return True
 
 
 @routes.post(
@@ -111,8 +149,23 @@ async def openai_webhook(request: web.Request) -> WebhookResult:
         )
     raw = await request.read()
     event = _verified(secret.get_secret_value(), raw, request)
-    if not event.type.startswith(JOB_EVENT_PREFIX):
+    job_id = event.data.id if event.type.startswith(JOB_EVENT_PREFIX) else None
+    # Verified above, so these headers are present and the timestamp is an integer.
+    msg_id = request.headers[HEADER_ID]
+    client = request.app[keys.REDIS]
+    sent_at = int(request.headers[HEADER_TIMESTAMP])
+    first = await inbound.first_sighting(
+        client, msg_id, timestamp=sent_at, tolerance=TOLERANCE_SECONDS, now=time.time()
+    )
+    if not first:
+        log.info("webhook_duplicate", type=event.type, webhook_id=msg_id, job_id=job_id)
+        return WebhookResult(received=True, type=event.type, job_id=job_id, duplicate=True)
+    if job_id is None:
         return WebhookResult(received=True, type=event.type)
-    polled = await _nudge(request, event.data.id)
-    log.info("webhook_received", type=event.type, job_id=event.data.id, polled=polled)
-    return WebhookResult(received=True, type=event.type, job_id=event.data.id, polled=polled)
+    try:
+        polled = await _nudge(request, job_id)
+    except BaseException:
+        await inbound.forget(client, msg_id)  # not acted on: the sender's retry may be
+        raise
+    log.info("webhook_received", type=event.type, job_id=job_id, polled=polled)
+    return WebhookResult(received=True, type=event.type, job_id=job_id, polled=polled)

@@ -73,3 +73,8 @@ def job_actions(job: str) -> str:
 def effect(effect_key: str) -> str:
     """An action's idempotency record: `started:<n>` (see job_actions), then `done:<outcome>`."""
     return f"ftwatch:effect:{effect_key}"
+
+
+def webhook_seen(msg_id: str) -> str:
+    """String, expiring: an inbound webhook's `webhook-id` was already acted on (replays)."""
+    return f"ftwatch:webhook-seen:{msg_id}"
