@@ -218,13 +218,16 @@ class Poller:
             log.error("poll_failed", error=str(exc), status=exc.status, code=exc.code)
 
     def _report_crash(self, key: str, exc: Exception) -> None:
-        """Count every unexpected poll error; log it when it first appears or changes."""
-        self._metrics.poll_errors.labels(JobRef.parse(key).provider).inc()
-        said = f"crash:{type(exc).__qualname__}:{exc}"
+        """Count every unexpected poll error; log it when its kind first appears for the job."""
+        ref = JobRef.parse(key)
+        self._metrics.poll_errors.labels(ref.provider).inc()
+        said = f"crash:{type(exc).__qualname__}"
         if self._errors.get(key) != said:
             self._errors[key] = said
             log.error(
                 "poll_crashed",
+                provider=ref.provider,
+                job_id=ref.id,
                 error=f"{type(exc).__name__}: {exc}",
                 exc_info=exc,
                 hint="the job stays watched and is polled again",
