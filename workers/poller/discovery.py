@@ -38,7 +38,7 @@ class Sweep:
     adopted: int = 0
 
 
-class _Mark:
+class NewSince:
     """Which listed jobs were created since the previous sweep: those listed above its
     newest job (the listing is newest first), and not older than it (should that job be
     gone from the listing)."""
@@ -128,7 +128,7 @@ async def discover(provider: Provider, schedule: Schedule, settings: Settings) -
         wanted = {k.removeprefix(prefix) for k in watched if k.startswith(prefix)} & set(named)
         if not wanted:
             return fold.sweep
-    mark = None if named else _Mark(await schedule.discovery_mark(provider.name))
+    mark = None if named else NewSince(await schedule.discovery_mark(provider.name))
     after: str | None = None
     for _ in range(MAX_PAGES):
         page = await provider.list_jobs(after=after, limit=BATCH)
