@@ -97,6 +97,12 @@ class Metrics:
             ["provider", "endpoint", "code"],
             registry=r,
         )
+        self.poll_errors = Counter(
+            "ftwatch_poll_errors_total",
+            "Job polls that failed on an unexpected error (see poll_crashed logs); retried.",
+            ["provider"],
+            registry=r,
+        )
         self.upstream_duration = Histogram(
             "ftwatch_upstream_request_duration_seconds",
             "Duration of upstream requests.",

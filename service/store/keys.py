@@ -32,6 +32,16 @@ def discovery_lease(provider: str) -> str:
     return f"ftwatch:lease:discovery:{provider}"
 
 
+def discovery_mark(provider: str) -> str:
+    """Hash `id`, `created_at`: the newest job the provider's last jobs sweep listed.
+
+    Terminal jobs listed above it were created since: the sweep adopts them for their
+    final drain. Absent until ftwatch first sweeps the provider, so the history before
+    it started watching is never adopted.
+    """
+    return f"ftwatch:discovery:mark:{provider}"
+
+
 def request_budget(provider: str) -> str:
     """Token bucket of a provider's requests, shared by every replica (SPEC §11)."""
     return f"ftwatch:budget:{provider}"

@@ -102,6 +102,22 @@ class Schedule:
         except ValueError:
             return 1.0
 
+    async def discovery_mark(self, provider: str) -> tuple[str, int] | None:
+        """The newest job (id, created_at) the last sweep of `provider` listed; None: none yet."""
+        found: Any = await self._redis.hmget(keys.discovery_mark(provider), ["id", "created_at"])
+        job_id, created_at = found
+        if job_id is None or created_at is None:
+            return None
+        try:
+            return str(job_id), int(created_at)
+        except ValueError:
+            return None
+
+    async def set_discovery_mark(self, provider: str, job_id: str, created_at: int) -> None:
+        """Record the newest job a sweep of `provider` listed (see keys.discovery_mark)."""
+        fields = ["id", job_id, "created_at", str(created_at)]
+        await self._redis.hset(keys.discovery_mark(provider), items=fields)
+
     async def hold_discovery(self, provider: str, ttl_seconds: float) -> bool:
         """Take or extend a provider's discovery lease: one replica lists its jobs."""
         return await self.hold(keys.discovery_lease(provider), ttl_seconds)

@@ -109,7 +109,7 @@ class Poller:
             try:
                 sweep = await discover(provider, self._schedule, self._settings)
                 if sweep.added:
-                    log.info("jobs_discovered", added=sweep.added)
+                    log.info("jobs_discovered", added=sweep.added, already_ended=sweep.adopted)
                 if sweep.changed:
                     log.debug("statuses_changed", jobs=len(sweep.changed))
             except UpstreamError as exc:
@@ -171,6 +171,16 @@ class Poller:
 
     async def _poll_once(self, key: str) -> float | None:
         """Poll and return the delay to the next poll (None drops the job)."""
+        try:
+            return await self._poll_job(key)
+        except Exception as exc:  # noqa: BLE001 - counted and logged in _report_crash
+            # A bug or a record ftwatch cannot read: the job stays watched and is tried
+            # again at the usual pace; the loop and the other polls go on.
+            self._report_crash(key, exc)
+            return self._settings.poll_interval
+
+    async def _poll_job(self, key: str) -> float | None:
+        """One poll, its expected failures handled; the delay to the next (None: drop)."""
         settings = self._settings
         try:
             result = await self._job_poller.poll(key, self._schedule.owner)
@@ -206,6 +216,22 @@ class Poller:
         if self._errors.get(key) != said:
             self._errors[key] = said
             log.error("poll_failed", error=str(exc), status=exc.status, code=exc.code)
+
+    def _report_crash(self, key: str, exc: Exception) -> None:
+        """Count every unexpected poll error; log it when its kind first appears for the job."""
+        ref = JobRef.parse(key)
+        self._metrics.poll_errors.labels(ref.provider).inc()
+        said = f"crash:{type(exc).__qualname__}"
+        if self._errors.get(key) != said:
+            self._errors[key] = said
+            log.error(
+                "poll_crashed",
+                provider=ref.provider,
+                job_id=ref.id,
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
+                hint="the job stays watched and is polled again",
+            )
 
     def _report_unknown(self, key: str, error: str) -> None:
         if self._errors.get(key) != "unknown-provider":
