@@ -16,7 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from service.models.ident import DEFAULT_PROVIDER, INGEST_PROVIDER, PROVIDER_NAME
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Shared with the receivers of the same file (workers/rules/config.py).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # Azure's GA api-version without pause/resume (providers.md §1.2), and the v1 surface.
 AZURE_GA = "2024-10-21"
 AZURE_V1 = "v1"
@@ -33,14 +34,19 @@ def _provider_name(value: str) -> str:
 
 
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
+    if not ENV_NAME.fullmatch(value):
         raise ValueError("must be an environment variable name such as AZURE_OPENAI_API_KEY")
     return value
 
 
-def _http_url(value: str) -> str:
+def is_http_url(value: str) -> bool:
+    """An http:// or https:// URL with a host and no whitespace."""
     parts = urlsplit(value) if not any(c.isspace() for c in value) else None
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+    return parts is not None and parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def _http_url(value: str) -> str:
+    if not is_http_url(value):
         raise ValueError("must be an http:// or https:// URL with a host")
     return value.rstrip("/")
 

@@ -6,12 +6,17 @@ import re
 from collections import Counter
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from service.models.ident import DEFAULT_PROVIDER
-from service.providers.config import ProviderSpec, default_specs, duplicate_names
+from service.providers.config import (
+    ENV_NAME,
+    ProviderSpec,
+    default_specs,
+    duplicate_names,
+    is_http_url,
+)
 from workers.rules.actions_spec import Action, CancelAction, NotifyAction, PauseAction, ResumeAction
 from workers.rules.crosscheck import LOG_RECEIVER, SKIP_CROSS_CHECK, cross_check
 from workers.rules.durations import Duration
@@ -24,7 +29,6 @@ ReceiverFormat = Literal["standard", "slack", "alertmanager", "pagerduty"]
 # PagerDuty Events API v2 needs the integration's routing key in every body.
 _SECRET_REQUIRED = frozenset({"standard", "pagerduty"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 # Headers the notifier owns: overriding them would break signing or framing.
 _RESERVED_HEADERS = frozenset(
@@ -63,8 +67,7 @@ class Receiver(StrictModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value) if not any(c.isspace() for c in value) else None
-        if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        if not is_http_url(value):
             raise ValueError("must be an http:// or https:// URL with a host")
         return value
 
@@ -74,7 +77,7 @@ class Receiver(StrictModel):
         fmt = info.data.get("format")
         if value is None and fmt in _SECRET_REQUIRED:
             raise ValueError(f"required for format {fmt} (the name of an environment variable)")
-        if value is not None and not _ENV_NAME.fullmatch(value):
+        if value is not None and not ENV_NAME.fullmatch(value):
             raise ValueError("must be an environment variable name such as OPS_WEBHOOK_SECRET")
         return value
 
