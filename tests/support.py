@@ -24,11 +24,22 @@ StreamEntry = tuple[str, dict[str, str]]
 """A stream entry as the tests' client (decode_responses=True) returns it: id, fields."""
 
 
+# Ports this test run has handed out. The kernel may give a just-closed port to the next
+# bind(0): two children told the same port, one fails to bind and the other answers for
+# it (CI once saw a webhook land on a poller's health server and get a 404).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nobody listens on now and no earlier caller was given."""
+    for _ in range(1000):  # bounded: the ephemeral range has ~28,000 ports
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no port on 127.0.0.1 that this test run has not handed out already")
 
 
 class RedisServer:
