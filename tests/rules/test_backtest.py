@@ -35,8 +35,8 @@ def test_the_backtest_lists_what_would_have_fired_when_and_why() -> None:
     ]
     plateau, errors, divergence, stalled, finished = rows
     assert plateau.reason == (
-        "valid_reward_mean 0.49 has not beaten best 0.5 (+0.01) for 3 evaluations;"
-        " best seen 0.505 at step 40"
+        "valid_reward_mean 0.49 has not improved on 0.5 by 0.01 for 3 evaluations;"
+        " best 0.505 at step 40"
     )
     assert (plateau.best, plateau.best_step) == (0.505, 40)
     assert plateau.actions == ["pause", "notify:log"]
