@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--scenario", default=None, help="scenario file (YAML or JSON)")
     # Spelled out (not imported from simulator.flavors) so `rules` need not load aiohttp.
     sim.add_argument("--flavor", choices=SIM_FLAVORS, default="openai", help="vendor API to fake")
+    status = _command(sub, "status", "what a running ftwatch watches: jobs, rules, actions")
+    status.add_argument(
+        "--url", help="the service's base URL (default: http://127.0.0.1:$FTWATCH_PORT)"
+    )
     events = sub.add_parser("events", help="recorded events")
     events_sub = events.add_subparsers(dest="events_command", required=True)
     export = _command(
@@ -95,10 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.command == "rules":
-        return _rules(args)
-    if args.command == "events":
-        return _export(args)
+    # Commands that read files or an API, not the service's whole configuration.
+    tools = {"rules": _rules, "events": _export, "status": _status}
+    if args.command in tools:
+        return tools[args.command](args)
+    return _service(args)
+
+
+def _service(args: argparse.Namespace) -> int:
+    """run, demo and simulate: the settings (and for run the rules file) checked first."""
     try:
         settings, rules = config_check.startup_config(args.command)
     except config_check.ConfigError as exc:
@@ -156,6 +165,21 @@ def _warn_unknown_variables() -> None:
     for name, closest in config_check.unknown_variables(environment()):
         message = config_check.unknown_variable_line(name, closest)
         log.warning("unknown_setting", variable=name, did_you_mean=closest, message=message)
+
+
+def _status(args: argparse.Namespace) -> int:
+    """`status`: exit 1 with one line when the API cannot be read."""
+    from service import status  # noqa: PLC0415
+
+    env = environment()
+    url = args.url or f"http://127.0.0.1:{env.get('FTWATCH_PORT') or 8080}"
+    try:
+        snapshot = status.read(url, env.get("FTWATCH_API_TOKEN") or None)
+    except status.StatusError as exc:
+        print(f"ftwatch status: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(status.render(snapshot))
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

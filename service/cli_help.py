@@ -44,6 +44,7 @@ VARIABLES: dict[str, str] = {
 _DEMO = ("FTWATCH_LOG_LEVEL", "FTWATCH_LOG_FORMAT")
 _EXPORT = ("FTWATCH_REDIS_URL", "FTWATCH_DATA_DIR")
 _SIMULATE = ("FTWATCH_LOG_LEVEL", "FTWATCH_LOG_FORMAT")
+_STATUS = ("FTWATCH_PORT", "FTWATCH_API_TOKEN")
 
 
 def epilog(command: str) -> str:
@@ -53,6 +54,7 @@ def epilog(command: str) -> str:
         "demo": _DEMO,
         "simulate": _SIMULATE,
         "export": _EXPORT,
+        "status": _STATUS,
     }.get(command, ())
     if not names:
         return ""
