@@ -55,7 +55,7 @@ def read(base: str, token: str | None) -> Snapshot:
     jobs = get(base, f"/v1/jobs?limit={JOBS_PAGE}", token)
     rules = get(base, "/v1/rules", token)
     actions = get(base, f"/v1/actions?limit={RECENT_ACTIONS * 3}", token)
-    return Snapshot(jobs.get("jobs", []), rules.get("rules", []), actions.get("entries", []))
+    return Snapshot(jobs.get("data", []), rules.get("rules", []), actions.get("data", []))
 
 
 def render(snapshot: Snapshot) -> str:

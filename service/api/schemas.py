@@ -98,7 +98,9 @@ class JobView(JobSnapshot):
 
 
 class JobList(BaseModel):
-    jobs: list[JobView]
+    """Every list answers `{"data": [...], "next_cursor"}`: pass the cursor for more."""
+
+    data: list[JobView]
     next_cursor: str | None = None
 
 
@@ -115,7 +117,7 @@ class EventEntry(BaseModel):
 class EventPage(BaseModel):
     """Newest first. `next_cursor` set: pass it as `cursor` for older events."""
 
-    events: list[EventEntry]
+    data: list[EventEntry]
     next_cursor: str | None = None
 
 
@@ -174,7 +176,7 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(BaseModel):
-    entries: list[AuditEntry]
+    data: list[AuditEntry]
     next_cursor: str | None = None
 
 
@@ -187,7 +189,7 @@ class DeadDeliveryView(BaseModel):
 
 
 class DeadPage(BaseModel):
-    deliveries: list[DeadDeliveryView]
+    data: list[DeadDeliveryView]
     next_cursor: str | None = None
 
 

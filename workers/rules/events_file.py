@@ -67,7 +67,7 @@ def _api_page(text: str) -> list[Any] | None:
         return None  # lines of JSON, or a bad file: the line reader says which line
     if not isinstance(obj, dict) or "event_id" in obj or "job_id" in obj:
         return None
-    events = obj.get("events", obj.get("data"))
+    events = obj.get("data", obj.get("events"))
     return events if isinstance(events, list) else None
 
 
