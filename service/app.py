@@ -12,6 +12,7 @@ import re
 import time
 from pathlib import Path
 
+import structlog
 from aiohttp import web
 
 from service import http_limits, keys, parts
@@ -20,12 +21,15 @@ from service.config_check import ConfigError
 from service.keys import Role
 from service.metrics import Metrics
 from service.settings import Settings, environment
+from workers.rules.capability_check import capability_warnings
 from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
 from workers.supervisor import RestartPolicy, Supervisor
 
 __all__ = ["ConfigError", "create_app", "load_rules"]
+
+log = structlog.get_logger(__name__)
 
 
 def load_rules(path: Path | None) -> RulesFile:
@@ -39,6 +43,8 @@ def load_rules(path: Path | None) -> RulesFile:
     problems = check_env(rules, environment())
     if problems:
         raise ConfigError([_placed(where, e) for e in problems])
+    for warning in capability_warnings(rules):  # what `rules check` warns of, once a start
+        log.warning("rule_action_unsupported_somewhere", problem=_placed(where, warning))
     return rules
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TextIO
 
 from workers.rules.backtest import backtest, format_rows
+from workers.rules.capability_check import capability_warnings
 from workers.rules.detectors.base import count
 from workers.rules.errors import RulesError
 from workers.rules.events_file import load_events_text
@@ -13,13 +14,16 @@ from workers.rules.loading import load_rules
 
 
 def check_command(path: str, out: TextIO) -> int:
-    """Print every error of the rules file at `path` (exit 1), or `ok: …` (exit 0)."""
+    """Print every error of the rules file at `path` (exit 1), or its warnings and
+    `ok: …` (exit 0)."""
     try:
         rules = load_rules(path)
     except RulesError as exc:
         for line in exc.errors:
             print(line, file=out)
         return 1
+    for line in capability_warnings(rules):
+        print(f"warning: {line}", file=out)
     print(
         f"ok: {count(len(rules.rules), 'rule')}, {count(len(rules.receivers), 'receiver')}",
         file=out,

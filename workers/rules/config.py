@@ -101,6 +101,10 @@ class Match(StrictModel):
     metadata: dict[str, str] = Field(default_factory=dict)  # subset of the job's metadata
     model: Annotated[list[str], BeforeValidator(as_list), Field(min_length=1)] | None = None
 
+    def selects(self, provider: str) -> bool:
+        """True when the provider's jobs may match (its name matches a `provider` glob)."""
+        return self.provider is None or any(fnmatchcase(provider, g) for g in self.provider)
+
     def matches(
         self,
         method: str | None,
@@ -109,7 +113,7 @@ class Match(StrictModel):
         provider: str = DEFAULT_PROVIDER,
     ) -> bool:
         """True when the job's provider, method, base model (glob) and metadata all match."""
-        if self.provider is not None and not any(fnmatchcase(provider, g) for g in self.provider):
+        if not self.selects(provider):
             return False
         if self.method is not None and method not in self.method:
             return False

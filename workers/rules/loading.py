@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from service.providers import config as providers_config
 from workers.rules import actions_spec, config, when
+from workers.rules.capability_check import capability_errors, capability_warnings
 from workers.rules.crosscheck import SKIP_CROSS_CHECK, cross_check
 from workers.rules.errors import RulesError, render_validation_error
 from workers.rules.yaml_safe import MAX_TEXT, YamlLimitError, yaml_load
@@ -46,6 +47,9 @@ def parse_rules(data: Any) -> config.RulesFile:
     except ValidationError as exc:
         errors += render_validation_error(exc, _FIELDS)
     errors += cross_check(data)
+    if rules is not None and not errors:
+        # Needs the parsed providers and rules; a schema error elsewhere hides these.
+        errors += capability_errors(rules)
     if errors or rules is None:
         raise RulesError(sorted(errors, key=_item_order))
     return rules
@@ -69,9 +73,10 @@ def parse_rules_text(text: str) -> config.RulesFile:
     return parse_rules(yaml_load(text))
 
 
-def check_rules_text(text: str) -> None:
-    """parse_rules_text without the result, for a worker process: only the errors travel back."""
-    parse_rules_text(text)
+def check_rules_text(text: str) -> list[str]:
+    """parse_rules_text for a worker process: only the errors (raised) or the warnings
+    (returned, e.g. an action only some matched providers can do) travel back."""
+    return capability_warnings(parse_rules_text(text))
 
 
 def load_rules(path: str | Path) -> config.RulesFile:
