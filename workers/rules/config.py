@@ -18,9 +18,10 @@ from service.providers.config import (
     is_http_url,
 )
 from workers.rules.actions_spec import Action, CancelAction, NotifyAction, PauseAction, ResumeAction
+from workers.rules.conditions import When
 from workers.rules.crosscheck import LOG_RECEIVER, SKIP_CROSS_CHECK, cross_check
 from workers.rules.durations import Duration
-from workers.rules.when import StrictModel, When, as_list
+from workers.rules.when import StrictModel, as_list
 
 __all__ = ["LOG_RECEIVER", "Match", "Receiver", "Rule", "RulesFile"]
 Method = Literal["supervised", "dpo", "reinforcement"]
@@ -160,7 +161,7 @@ class Rule(StrictModel):
 
     @property
     def kind(self) -> str:
-        """plateau | error_rate | threshold | stalled | status."""
+        """The detector kind: plateau | error_rate | threshold | stalled | status | …"""
         return self.when.kind
 
     def applies_to(
