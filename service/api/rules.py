@@ -68,6 +68,9 @@ def rule_view(rules: RulesFile, rule: Rule) -> RuleView:
 
 @routes.get("/v1/rules", "The active rules and receivers (secrets redacted)")
 async def get_rules(request: web.Request) -> RulesView:
+    """Each rule's `capabilities`: for each pause, resume or cancel in its `do`, the
+    providers it matches that can carry it out (`notes`: the ingest provider's caveats)
+    and why the others cannot (`unsupported`; there the action is recorded as such)."""
     rules = request.app[keys.RULES]
     path = request.app[keys.SETTINGS].rules
     return RulesView(
