@@ -21,7 +21,7 @@ from service.config_check import ConfigError
 from service.keys import Role
 from service.metrics import Metrics
 from service.settings import Settings, environment
-from workers.rules.capability_check import capability_warnings
+from workers.rules.capability_check import capability_errors, capability_warnings
 from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
@@ -43,7 +43,11 @@ def load_rules(path: Path | None) -> RulesFile:
     problems = check_env(rules, environment())
     if problems:
         raise ConfigError([_placed(where, e) for e in problems])
-    for warning in capability_warnings(rules):  # what `rules check` warns of, once a start
+    # What `rules check` says of actions the providers lack: logged, not refused (why:
+    # workers/rules/capability_check.py).
+    for error in capability_errors(rules):
+        log.error("rule_action_unsupported", problem=_placed(where, error))
+    for warning in capability_warnings(rules):
         log.warning("rule_action_unsupported_somewhere", problem=_placed(where, warning))
     return rules
 

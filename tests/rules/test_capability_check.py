@@ -7,10 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
+from service.app import load_rules
 from workers.rules.capability_check import capability_warnings, carriers
 from workers.rules.cli import check_command
-from workers.rules.errors import RulesError
 from workers.rules.loading import default_rules, parse_rules_text
 
 PROVIDERS = """providers:
@@ -46,7 +47,9 @@ def test_an_action_some_matched_providers_lack_is_a_warning(tmp_path: Path) -> N
     ]
 
 
-def test_an_action_no_matched_provider_has_is_an_error(tmp_path: Path) -> None:
+def test_an_action_no_matched_provider_has_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = PROVIDERS + (
         "rules:\n"
         "  - {name: ok, match: {provider: az-*}, when: {stalled: {for: 1m}}, do: [cancel]}\n"
@@ -61,8 +64,16 @@ def test_an_action_no_matched_provider_has_is_an_error(tmp_path: Path) -> None:
         "rules[1].do[1]: rule 'ga-pause' asks to pause, which no provider it matches can:"
         f" az-ga cannot ({GA_LACKS.format('pause')})"
     ]
-    with pytest.raises(RulesError):  # `ftwatch run` refuses the file alike
-        parse_rules_text(text)
+    # The service runs it (logging the error): the executor records each such pause as
+    # unsupported and notifies it, rather than every other job going unwatched.
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
+    with capture_logs() as logs:
+        assert load_rules(tmp_path / "rules.yaml").rule("ga-pause") is not None
+    (logged,) = [e for e in logs if e["event"] == "rule_action_unsupported"]
+    assert (logged["log_level"], logged["problem"]) == (
+        "error",
+        f"{tmp_path / 'rules.yaml'}: {lines[0]}",
+    )
 
 
 def test_actions_every_matched_provider_has_say_nothing(tmp_path: Path) -> None:

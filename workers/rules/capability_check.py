@@ -2,8 +2,13 @@
 
 A rule's `match.provider` globs select among the configured providers and the built-in
 `ingest`. An action none of the selected providers can do is an error (`rules check`
-exits 1, and the file is refused as invalid); one only some can do is a warning: on the
-others the executor records `unsupported` and notifies `ftwatch.action.failed`.
+exits 1, `POST /v1/rules/validate` says invalid); one only some can do is a warning. On
+a job whose provider cannot, the executor records `unsupported` and notifies
+`ftwatch.action.failed`, never retried.
+
+`ftwatch run` logs both at start but still starts: such a rule is a mistake whose every
+consequence is recorded and notified, and refusing the whole file would stop the
+watching of every other job over it (an upgrade that learns a new lack, say).
 """
 
 from __future__ import annotations

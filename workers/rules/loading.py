@@ -57,9 +57,6 @@ def parse_rules(data: Any) -> config.RulesFile:
     except ValidationError as exc:
         errors += render_validation_error(exc, _FIELDS)
     errors += cross_check(data)
-    if rules is not None and not errors:
-        # Needs the parsed providers and rules; a schema error elsewhere hides these.
-        errors += capability_errors(rules)
     if errors or rules is None:
         raise RulesError(sorted(errors, key=_item_order))
     return rules
@@ -84,9 +81,13 @@ def parse_rules_text(text: str) -> config.RulesFile:
 
 
 def check_rules_text(text: str) -> list[str]:
-    """parse_rules_text for a worker process: only the errors (raised) or the warnings
-    (returned, e.g. an action only some matched providers can do) travel back."""
-    return capability_warnings(parse_rules_text(text))
+    """What `rules check` says, for a worker process: the errors (raised, with an action
+    no provider a rule matches can do) or the warnings (returned) travel back."""
+    rules = parse_rules_text(text)
+    errors = capability_errors(rules)
+    if errors:
+        raise RulesError(errors)
+    return capability_warnings(rules)
 
 
 def load_rules(path: str | Path) -> config.RulesFile:
