@@ -14,7 +14,7 @@ from service.providers import azure
 from service.providers.base import Action
 from service.providers.config import AzureSpec, ProviderSpec
 
-__all__ = ["CAPABILITIES", "INGEST_NOTES", "Lacking", "lacking"]
+__all__ = ["CAPABILITIES", "INGEST_NOTES", "Lacking", "lacking", "notes"]
 
 # The actions a provider cannot carry out, each with the reason in words.
 Lacking = Mapping[Action, str]
