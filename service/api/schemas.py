@@ -144,6 +144,14 @@ class ReceiverView(BaseModel):
     max_concurrency: int
 
 
+class ActionCarriers(BaseModel):
+    """Which of the providers a rule matches can carry out one of its actions (SPEC §4)."""
+
+    providers: list[str]  # can carry it out
+    notes: dict[str, str] = Field(default_factory=dict)  # provider → caveat (ingest: decisions)
+    unsupported: dict[str, str] = Field(default_factory=dict)  # provider → why it cannot
+
+
 class RuleView(BaseModel):
     name: str
     kind: str
@@ -152,6 +160,8 @@ class RuleView(BaseModel):
     do: list[str]  # `pause`, `resume after 10m (at most 2 times)`, `notify:ops`
     cooldown_seconds: float | None = None
     dry_run: bool = False
+    # pause | resume | cancel → the providers the rule matches that can (notify is for all).
+    capabilities: dict[str, ActionCarriers] = Field(default_factory=dict)
 
 
 class RulesView(BaseModel):
@@ -163,6 +173,8 @@ class RulesView(BaseModel):
 class RulesCheck(BaseModel):
     valid: bool
     errors: list[str]
+    # e.g. an action only some of the providers a rule matches can carry out.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class AuditQuery(PageQuery):

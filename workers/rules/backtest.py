@@ -2,8 +2,9 @@
 
 Actions are not simulated (a pause would have changed the history that follows), so
 a rule is shown firing again only where the recorded history re-arms it. Time is the
-events' `created_at`; a `stalled` rule fires at the moment the silence after an event
-reached its limit (a job whose status is unknown counts as running between events).
+events' `created_at`; a timer-driven rule (`stalled`) is ticked at the moments its kind
+says it could decide anew after an event (for `stalled`: when the silence reached its
+limit), before the next event; a job whose status is unknown counts as running.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
 from workers.rules.config import Rule, RulesFile
 from workers.rules.detectors.base import Verdict, count, fmt
+from workers.rules.detectors.registry import DETECTORS
 from workers.rules.engine import RuleState, evaluate, firing_id, tick
-from workers.rules.when import StalledWhen
 
 
 class BacktestRow(BaseModel):
@@ -51,8 +52,7 @@ def backtest(rules: RulesFile, events: Iterable[NormalizedEvent]) -> list[Backte
     for event in events:
         job = jobs.setdefault(event.key, _Job())
         for rule in rules.rules:
-            if job.last is not None and isinstance(rule.when, StalledWhen):
-                rows += _stall_check(rule, rule.when, job, event.created_at)
+            rows += _timer_check(rule, job, event.created_at)
             state, verdict = evaluate(rule, job.states.get(rule.name), event, event.created_at)
             job.states[rule.name] = state
             if verdict is not None:
@@ -62,10 +62,11 @@ def backtest(rules: RulesFile, events: Iterable[NormalizedEvent]) -> list[Backte
     return sorted(rows, key=lambda row: row.at)
 
 
-def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list[BacktestRow]:
-    """Tick the stalled rule at the job's last event and when its limit ran out before `until`."""
-    last = job.last
-    if last is None:
+def _timer_check(rule: Rule, job: _Job, until: float) -> list[BacktestRow]:
+    """Tick a timer-driven rule at the moments after the job's last event its kind names,
+    before `until` (the next event)."""
+    last, wakes = job.last, DETECTORS[rule.kind].wakes
+    if last is None or wakes is None:
         return []
     snapshot = JobSnapshot(
         job_id=last.job_id,
@@ -77,7 +78,7 @@ def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list
         last_event_at=last.created_at,
     )
     rows = []
-    for now in (float(last.created_at), last.created_at + when.stalled.for_):
+    for now in wakes(rule.when.params, float(last.created_at)):
         if now >= until:
             break
         state, verdict = tick(rule, job.states.get(rule.name), snapshot, now)

@@ -25,6 +25,7 @@ from typing import Literal
 
 from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
+from workers.rules.detectors.kind import DetectorKind
 from workers.rules.when import Plateau
 
 
@@ -146,3 +147,6 @@ def _reason(params: Plateau, state: PlateauState, value: float, best: float | No
     if state.peak is not None and state.peak_step is not None:
         return f"{text}; best {fmt(state.peak)} at step {state.peak_step}"
     return text
+
+
+KIND = DetectorKind(name="plateau", params=Plateau, state=PlateauState, step=step)
