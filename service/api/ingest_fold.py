@@ -6,9 +6,10 @@ import math
 from collections.abc import Sequence
 
 from service.api.ingest_schema import IngestEvent
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.ident import INGEST_PROVIDER, job_key
 from service.models.job import JobSnapshot
+from service.models.lifecycle import Status
 from service.models.metrics import flatten_metrics, merge_bounded
 
 
@@ -82,3 +83,24 @@ def fold(
             )
         )
     return snapshot, events
+
+
+def status_change(
+    previous: JobSnapshot, status: Status, *, event_id: str, now: float, why: str
+) -> tuple[JobSnapshot, NormalizedEvent]:
+    """The snapshot in `status` and the `status` event that tells the rules, as a poll would
+    (workers/poller/status_change.py): re-arming and resolve notices read it."""
+    event = NormalizedEvent(
+        job_id=previous.job_id,
+        event_id=event_id[:256],
+        created_at=max(int(now), previous.last_event_at or 0),
+        type=STATUS_EVENT,
+        message=f"status changed from {previous.status} to {status}: {why}"[:16_384],
+        data={"from": previous.status, "to": status},
+        method=previous.method,
+        model=previous.model,
+        metadata=previous.metadata,
+        status=status,
+        provider=INGEST_PROVIDER,
+    )
+    return previous.model_copy(update={"status": status}), event
