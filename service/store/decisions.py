@@ -63,6 +63,10 @@ class Signals:
             if not waiters:
                 del self._waiting[job]
 
+    def waiting(self, job: str) -> int:
+        """How many long-polls of this process wait on the job now."""
+        return len(self._waiting.get(job, ()))
+
     def wake(self, job: str) -> None:
         for woke in self._waiting.get(job, ()):
             woke.set()
