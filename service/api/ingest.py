@@ -18,7 +18,7 @@ from service import keys
 from service.api.ingest_fold import fold, ingest_key, new_snapshot, status_change
 from service.api.ingest_schema import IngestBatch, IngestEvent, IngestResult
 from service.api.routing import Routes
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.ident import INGEST_PROVIDER
 from service.models.job import JobSnapshot
 from service.models.lifecycle import Status
@@ -72,7 +72,7 @@ async def _append(request: web.Request, job_id: str, items: list[IngestEvent]) -
         snapshot, events = fold(previous, items)
         added = await store.append(snapshot, events, cursor=None)
     _observe(request, snapshot, added)
-    return len(added)
+    return sum(1 for event in added if event.type != STATUS_EVENT)  # not ftwatch's own
 
 
 async def set_status(

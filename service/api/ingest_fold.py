@@ -54,7 +54,8 @@ def _advance(snapshot: JobSnapshot, item: IngestEvent, metrics: dict[str, float]
 def fold(
     previous: JobSnapshot, items: Sequence[IngestEvent]
 ) -> tuple[JobSnapshot, list[NormalizedEvent]]:
-    """The job's new snapshot and the normalized events, in the order given.
+    """The job's new snapshot and the normalized events, in the order given; an event
+    that changes the status is preceded by a `status` event saying so.
 
     An event older than the snapshot's latest (a late retry of an earlier batch) is still
     stored, but does not roll the snapshot back to older values.
@@ -64,7 +65,8 @@ def fold(
     for item in items:
         metrics = event_metrics(item)
         if item.created_at >= (snapshot.last_event_at or 0):
-            snapshot = _advance(snapshot, item, metrics)
+            before, snapshot = snapshot, _advance(snapshot, item, metrics)
+            events += _changed(before, snapshot, item)
         events.append(
             NormalizedEvent(
                 job_id=item.job_id,
@@ -83,6 +85,21 @@ def fold(
             )
         )
     return snapshot, events
+
+
+def _changed(before: JobSnapshot, after: JobSnapshot, item: IngestEvent) -> list[NormalizedEvent]:
+    """A `status` event when `item` changed a known job's status (a restarted trainer
+    says `running`), so resolve notices and re-arming see it as for a polled job."""
+    if after.status == before.status or before.last_event_at is None:
+        return []
+    _, event = status_change(
+        before,
+        after.status,
+        event_id=f"ftwatch-status-{item.event_id}",
+        now=item.created_at,
+        why="the trainer said so",
+    )
+    return [event]
 
 
 def status_change(

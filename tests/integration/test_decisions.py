@@ -17,8 +17,10 @@ from pydantic import SecretStr
 
 from service import keys
 from service.app import create_app
+from service.models.firing import Firing
 from service.settings import Settings
-from tests.support import eventually, served
+from service.store import keys as store_keys
+from tests.support import eventually, served, xrange
 from workers.rules.loading import parse_rules_text
 
 ADMIN = {"Authorization": "Bearer admin-token"}
@@ -29,7 +31,7 @@ rules:
   - name: loss-plateau
     match: {provider: ingest}
     when: {plateau: {metric: valid_loss, mode: min, patience: 3, min_delta: 0.01}}
-    do: [pause]
+    do: [pause, {notify: log}]
 """)
 LOSSES = [1.0, 0.6, 0.5, 0.5, 0.498, 0.5, 0.501]
 
@@ -135,7 +137,7 @@ async def test_a_plateau_is_decided_read_acked_and_pauses_the_job(
 
 
 async def test_after_the_ack_the_rules_see_the_pause_and_a_restart_rearms_them(
-    ftwatch: Served,
+    ftwatch: Served, redis: aioredis.Redis
 ) -> None:
     await ftwatch.call("POST", "/v1/ingest/events", TRAINER, json=events(LOSSES))
     status, decision = await ftwatch.call("GET", f"/v1/jobs/{JOB}/decision?wait=20", TRAINER)
@@ -154,6 +156,14 @@ async def test_after_the_ack_the_rules_see_the_pause_and_a_restart_rearms_them(
     await ftwatch.call("POST", "/v1/ingest/events", TRAINER, json=restart)
     state = await eventually(lambda: _is(rule(), armed=True), message="re-armed on resume")
     assert state is not None and state["episode"] == 2 and state["last_status"] == "running"
+
+    async def resolved() -> list[Firing]:
+        rows = await xrange(redis, store_keys.DELIVERIES_STREAM)
+        notices = [Firing.model_validate_json(fields["f"]) for _, fields in rows]
+        return [n for n in notices if n.resolved]
+
+    [notice] = await eventually(resolved, message="the open incident is resolved")
+    assert notice.reason == "resolved: job resumed" and notice.firing_id == decision["firing_id"]
 
 
 async def _is(found: Any, **wanted: Any) -> dict[str, Any] | None:
