@@ -71,8 +71,10 @@ async def get_decision(
 ) -> Decision | web.Response:
     """200 with the oldest decision the trainer has not acked, at once if there is one;
     else waits up to `wait` seconds for one and answers 204 without a body. The same
-    decision (same `id`) is answered until it is acked."""
+    decision (same `id`) is answered until it is acked. Takes FTWATCH_INGEST_TOKEN (for
+    ingested jobs) or FTWATCH_API_TOKEN."""
     snapshot = await ingested_job(request, job_id)
+    log.debug("decision_wait", job=snapshot.key, wait=query.wait)
     found = await request.app[keys.DECISIONS].wait(snapshot.key, query.wait)
     if found is None:
         return web.Response(status=204)
@@ -91,7 +93,8 @@ async def ack_decision(
 ) -> AckResult:
     """`outcome: done` moves the job to `paused` (a pause) or `cancelled` (a cancel);
     `failed` leaves its status. Both are recorded in the audit log. A decision is acted on
-    once: a repeated ack changes nothing and answers the first (`duplicate: true`)."""
+    once: a repeated ack changes nothing and answers the first (`duplicate: true`).
+    Takes FTWATCH_INGEST_TOKEN (for ingested jobs) or FTWATCH_API_TOKEN."""
     snapshot = await ingested_job(request, job_id)
     ack = DecisionAck(**body.model_dump(), at=time.time())
     try:
