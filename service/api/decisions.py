@@ -106,9 +106,10 @@ async def ack_decision(
             f"job {snapshot.key!r} has no decision {decision_id!r}: ack the `id` of a decision "
             "from GET /v1/jobs/{job_id}/decision or the ingest reply",
         ) from None
-    if acked.first:
-        snapshot = await _apply(request, snapshot, acked.decision)
-        await _audit(request, snapshot, acked)
+    if _applies(snapshot, acked):
+        before, snapshot = snapshot, await _apply(request, snapshot, acked.decision)
+        if acked.first or snapshot.status != before.status:
+            await _audit(request, snapshot, acked)
     return AckResult(
         provider=snapshot.provider,
         job_id=snapshot.job_id,
@@ -116,6 +117,14 @@ async def ack_decision(
         decision=acked.decision,
         duplicate=not acked.first,
     )
+
+
+def _applies(snapshot: JobSnapshot, acked: Acked) -> bool:
+    """The first ack; or a repeat while nothing was written to the job since the first, whose
+    request may have been cut short between storing the ack and moving the job (never
+    later: a restarted trainer's job must not be paused again by a stale retry)."""
+    ack = acked.decision.ack
+    return acked.first or (ack is not None and snapshot.updated_at <= ack.at)
 
 
 async def _apply(request: web.Request, snapshot: JobSnapshot, decision: Decision) -> JobSnapshot:
