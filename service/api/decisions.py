@@ -28,6 +28,7 @@ from service.models.job import JobSnapshot
 from service.models.lifecycle import Status
 from service.store.audit import AuditLog
 from service.store.decisions import Acked, UnknownDecision
+from service.store.effects import Effects
 from workers.rules.firings import facts_of_snapshot
 
 log = structlog.get_logger(__name__)
@@ -169,4 +170,8 @@ async def _audit(request: web.Request, snapshot: JobSnapshot, acked: Acked) -> N
     )
     await AuditLog(request.app[keys.REDIS]).record(record)
     request.app[keys.METRICS].actions.labels(decision.action, outcome).inc()
+    if outcome == "failed":  # as a failed upstream action is (workers/actions/executor.py)
+        effects = Effects(request.app[keys.REDIS], request.app[keys.SCRIPTS])
+        for receiver in acked.notify:
+            await effects.deliver(receiver, record.model_dump_json())
     log.info("decision_acked", job=snapshot.key, decision=decision.id, outcome=ack.outcome)
