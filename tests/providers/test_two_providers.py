@@ -45,12 +45,28 @@ def _simulate(flavor: str, scenario: Path) -> tuple[subprocess.Popen[str], str]:
 
 @pytest.fixture
 def scenario(tmp_path: Path) -> Path:
-    """The demo's plateauing RFT job alone, a step every 0.1 s."""
-    full = default_scenario(step_period=0.1)
-    only = full.model_copy(update={"jobs": [j for j in full.jobs if j.id == DEMO_PLATEAU]})
+    """No jobs yet: the plateauing job is added once ftwatch is up (plateau_job)."""
+    empty = default_scenario().model_copy(update={"jobs": []})
     path = tmp_path / "scenario.json"
-    path.write_text(only.model_dump_json(), encoding="utf-8")
+    path.write_text(empty.model_dump_json(), encoding="utf-8")
     return path
+
+
+def plateau_job() -> str:
+    """The demo's plateauing RFT job, a step every 0.2 s (its plateau ~4 s after start)."""
+    demo = default_scenario(step_period=0.2)
+    return next(j for j in demo.jobs if j.id == DEMO_PLATEAU).model_dump_json()
+
+
+async def _start_jobs(http: aiohttp.ClientSession, sims: dict[str, str]) -> None:
+    """The same job on both upstreams, started now: a job that ran before ftwatch was up
+    would be history, which a fresh start does not adopt."""
+    body = plateau_job()
+    for url in sims.values():
+        root = url.removesuffix("/v1").removesuffix("/openai")
+        headers = {"Content-Type": "application/json"}
+        async with http.post(f"{root}/_sim/jobs", data=body, headers=headers) as resp:
+            assert resp.status == 201, await resp.text()
 
 
 @pytest.fixture
@@ -110,6 +126,7 @@ async def test_each_providers_plateau_is_paused_once_on_its_own_upstream(
     try:
         await proc.wait_healthy()
         async with aiohttp.ClientSession() as http:
+            await _start_jobs(http, sims)
             await _both_paused(http, proc, sims)
     finally:
         assert proc.terminate() == 0, proc.log_tail()
