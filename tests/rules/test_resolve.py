@@ -60,3 +60,21 @@ def test_nothing_to_resolve_without_a_firing_or_a_receiver() -> None:
     assert resolve_notices(errors, None, event, "job resumed", 1.0) == []
     assert resolve_notices(errors, initial_state(errors), event, "job resumed", 1.0) == []
     assert resolve_notices(quiet, fired("quiet"), event, "job resumed", 1.0) == []
+
+
+def test_a_resolve_carries_the_rules_severity_as_its_trigger_did() -> None:
+    rules = parse_rules_text("""
+receivers:
+  - {name: pd, url: "https://events.example.com", format: pagerduty, secret_env: PD}
+rules:
+  - name: errors
+    severity: critical
+    when: {error_rate: {threshold: 0.25, window_steps: 3}}
+    do: [pause, {notify: pd}]
+""")
+    rule = rules.rule("errors")
+    assert rule is not None
+    previous = initial_state(rule).model_copy(update={"armed": False, "fired_count": 1})
+    event = status_event("paused", "running")
+    ((_, notice),) = resolve_notices(rule, previous, event, "job resumed", 10.0)
+    assert notice.severity == "critical"

@@ -51,6 +51,7 @@ def resolve_notices(
         reason=f"resolved: {reason}",
         fired_at=now,
         resolved=True,
+        severity=rule.severity,
         event_id=event.event_id,
         event_created_at=event.created_at,
     )
