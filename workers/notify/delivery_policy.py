@@ -112,7 +112,9 @@ def judge(
     if kind == "ok":
         return Judgement("delivered")
     if kind == "fail":
-        return Judgement("dead", reason=f"{describe(latest)} is not retried")
+        # The receiver's words say what to fix (PagerDuty: which field is invalid).
+        said = f": {latest.detail}" if latest.detail else ""
+        return Judgement("dead", reason=f"{describe(latest)} is not retried{said}")
     delay = schedule.next_delay(len(attempts), latest.retry_after, latest.at - since, rand)
     if delay is None:
         hours = (latest.at - since) / 3600

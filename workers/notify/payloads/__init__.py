@@ -34,6 +34,7 @@ class RenderedPayload:
     body: bytes
     content_type: str = JSON
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""  # appended to the receiver's URL (PagerDuty's is the events base)
 
 
 def render(
@@ -52,7 +53,13 @@ def render(
     ctx = RenderContext(
         now=now, external_url=external_url, receiver=receiver, routing_key=routing_key
     )
-    return RenderedPayload(body=encode(builder(firing, ctx)))
+    where = pagerduty.path(firing) if format == "pagerduty" else ""
+    return RenderedPayload(body=encode(builder(firing, ctx)), path=where)
 
 
-__all__ = ["FORMATS", "RenderContext", "RenderedPayload", "render"]
+def error_detail(format: str, body: str) -> str | None:
+    """The receiver's own explanation in an error body, when its format has one."""
+    return pagerduty.error_message(body) if format == "pagerduty" else None
+
+
+__all__ = ["FORMATS", "RenderContext", "RenderedPayload", "error_detail", "render"]
