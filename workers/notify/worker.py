@@ -10,8 +10,8 @@ A receiver's `max_concurrency` and `timeout` bound its lane in each process (rep
 each have their own lanes). Delivery is at-least-once: a worker killed mid-request
 leaves the receiver to dedupe on `webhook-id`; a recorded success is never re-sent.
 
-Not attempted at all: resolve notices for formats without one (standard, slack), which
-count as `skipped`; requests for receivers the rules file does not declare, which are
+Not attempted at all: resolve notices for a format without one (standard), which count
+as `skipped`; requests for receivers the rules file does not declare, which are
 dead-lettered at once (replay them once the receiver is back).
 """
 

@@ -1,7 +1,7 @@
 """Resolve notices: a rule's open incident ends when its job is resumed or finishes (pure).
 
 PagerDuty and Alertmanager receivers keep an incident open per job and rule until told
-otherwise; standard and Slack receivers drop these notices (workers/notify).
+otherwise; Slack posts the notice as a message; standard receivers drop it (workers/notify).
 """
 
 from __future__ import annotations
