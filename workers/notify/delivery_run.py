@@ -46,8 +46,10 @@ class AttemptRunner:
         self._clock = clock
         self._rand = rand
 
-    async def run(self, receiver: str, sender: Sender, claimed: Claimed, token: str) -> None:
-        """Attempt `claimed` once and record what came of it."""
+    async def run(
+        self, receiver: str, sender: Sender, claimed: Claimed, token: str
+    ) -> Attempt | None:
+        """Attempt `claimed` once and record what came of it; the attempt, if one was made."""
         since = claimed.since_ms / 1000
         earlier = parse_attempts(claimed.attempts_json)
         try:
@@ -62,7 +64,7 @@ class AttemptRunner:
             await self._record(
                 receiver, claimed, token, (*earlier, attempt), since=since, firing=None
             )
-            return
+            return None
         with structlog.contextvars.bound_contextvars(
             job_id=firing.job.id, receiver=receiver, webhook_id=claimed.delivery_id
         ):
@@ -72,6 +74,7 @@ class AttemptRunner:
             await self._record(
                 receiver, claimed, token, (*earlier, attempt), since=since, firing=firing
             )
+        return attempt
 
     async def _record(
         self,

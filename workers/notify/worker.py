@@ -34,10 +34,11 @@ from service.metrics import Metrics
 from service.models.firing import Firing
 from service.store import keys
 from service.store.deliveries import GROUP, POISON_STREAM, DeliveryStore
+from service.store.pace import Pace
 from service.store.scripts import Scripts
 from workers.notify.delivery import dead_letter_json, delivery_id
 from workers.notify.delivery_http import HttpSender, LogSender, Sender
-from workers.notify.delivery_lane import Lane
+from workers.notify.delivery_lane import Lane, Pacing
 from workers.notify.delivery_policy import RetrySchedule, wants
 from workers.notify.delivery_run import DEAD_HINT, AttemptRunner
 from workers.rules.config import LOG_RECEIVER, RulesFile
@@ -58,6 +59,8 @@ log = structlog.get_logger(__name__)
 # The dead-letter gauge follows replays made through the API within this long.
 DEAD_GAUGE_INTERVAL = 5.0
 LOG_LANE_CONCURRENCY = 4
+# Seconds between two messages to one receiver of a paced format (Slack: one a second).
+PACED_FORMATS = {"slack": 1.0}
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class DeliveryWorker:
     ) -> None:
         self.config = config or DeliveryConfig()
         self._store = DeliveryStore(client, scripts)
+        self._scripts = scripts
         self._metrics = metrics
         self._clock = clock
         runner = AttemptRunner(self._store, metrics, self.config.schedule, clock=clock)
@@ -142,9 +146,14 @@ class DeliveryWorker:
                 lease_seconds=timeout + cfg.lease_margin_seconds,
                 poll_seconds=cfg.poll_seconds,
                 clock=self._clock,
+                pacing=self._pacing(name, sender.format),
             )
             for name, sender, limit, timeout in senders
         }
+
+    def _pacing(self, receiver: str, format: str) -> Pacing | None:
+        gap = PACED_FORMATS.get(format)
+        return None if gap is None else Pacing(Pace(self._scripts, receiver), gap)
 
     def loops(self, stop: asyncio.Event) -> dict[str, LoopFactory]:
         """Admission, the gauges and one loop per lane, by name, for a Supervisor."""
