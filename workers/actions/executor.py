@@ -195,6 +195,10 @@ class ActionExecutor:
             }
         )
         await self._effects.record(record.model_dump_json())
+        # The firing's notices wait briefly for this (workers/notify/outcomes.py).
+        await self._effects.note_outcome(
+            task.firing.firing_id, task.action, record.model_dump_json()
+        )
         log.info(
             "action_done",
             action=task.action,

@@ -41,6 +41,7 @@ from workers.notify.delivery_http import HttpSender, LogSender, Sender
 from workers.notify.delivery_lane import Lane, Pacing
 from workers.notify.delivery_policy import RetrySchedule, wants
 from workers.notify.delivery_run import DEAD_HINT, AttemptRunner
+from workers.notify.outcomes import OUTCOME_WAIT
 from workers.rules.config import LOG_RECEIVER, RulesFile
 from workers.rules.loading import check_env
 from workers.stream.consumer import (
@@ -75,6 +76,8 @@ class DeliveryConfig:
     # Admission is a few milliseconds; this only matters when a worker died mid-admission.
     claim_idle_ms: int = 30_000
     external_url: str | None = None
+    # How long a notice waits for its firing's pause (and the checkpoint it finds).
+    outcome_wait_seconds: float = OUTCOME_WAIT
 
 
 def secrets_of(rules: RulesFile, environ: Mapping[str, str]) -> dict[str, str | None]:
@@ -106,7 +109,13 @@ class DeliveryWorker:
         self._scripts = scripts
         self._metrics = metrics
         self._clock = clock
-        runner = AttemptRunner(self._store, metrics, self.config.schedule, clock=clock)
+        runner = AttemptRunner(
+            self._store,
+            metrics,
+            self.config.schedule,
+            clock=clock,
+            outcome_wait=self.config.outcome_wait_seconds,
+        )
         self.lanes = self._lanes(session, rules, secrets_of(rules, environ), runner)
         self.consumer = StreamConsumer(
             client,
