@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from service.models.event import NormalizedEvent
-from workers.rules.engine import RuleState, firing_id, initial_state
+from tests.rules.factories import graders
+from workers.rules.engine import RuleState, evaluate, firing_id, initial_state
+from workers.rules.firings import facts_of_event
 from workers.rules.loading import parse_rules_text
+from workers.rules.plan import Decision, Trigger, decide_rules
 from workers.rules.resolve import resolve_notices, resolve_reason
+from workers.rules.view import RulesView
 
 RULES = parse_rules_text("""
 receivers:
@@ -78,3 +82,33 @@ rules:
     event = status_event("paused", "running")
     ((_, notice),) = resolve_notices(rule, previous, event, "job resumed", 10.0)
     assert notice.severity == "critical"
+
+
+def _run(rule_name: str, events: list[NormalizedEvent]) -> list[Decision]:
+    """Each event decided on the states the previous ones left."""
+    rule = RULES.rule(rule_name)
+    assert rule is not None
+    states: dict[str, RuleState] = {}
+    decisions = []
+    for event in events:
+        decision = decide_rules(
+            [rule],
+            RulesView(states=dict(states)),
+            lambda r, prev, e=event: evaluate(r, prev, e, 1.0),  # type: ignore[misc]
+            Trigger(lambda e=event: facts_of_event(e), 1.0, event=event),  # type: ignore[misc]
+        )
+        states.update(decision.states)
+        decisions.append(decision)
+    return decisions
+
+
+def test_a_cleared_condition_resolves_the_episode_that_fired() -> None:
+    high = [graders(step, {"g": 0.5}) for step in (1, 2, 3)]
+    low = [graders(step, {"g": 0.0}) for step in (4, 5, 6, 7)]
+    decisions = _run("errors", high + low)
+    [fired] = [f for d in decisions for f in d.firings]
+    resolves = [(r, n) for d in decisions for r, n in d.deliveries if n.resolved]
+    [(receiver, notice)] = resolves  # once, when it re-armed
+    assert receiver == "pd"
+    assert notice.firing_id == fired.firing_id  # the same incident (dedup_key, webhook id)
+    assert notice.reason == "resolved: condition cleared"

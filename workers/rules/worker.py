@@ -140,9 +140,12 @@ class RuleWorker:
         )
         reason = resolve_reason(event)
         if reason is not None:
+            # A resume also re-armed the rules it resolves: those notices are queued already.
+            sent = {(r, n.firing_id) for r, n in decision.deliveries if n.resolved}
             for rule in self._rules.rules:
                 previous = view.state(rule.name)
-                decision.deliveries += resolve_notices(rule, previous, event, reason, now)
+                notices = resolve_notices(rule, previous, event, reason, now)
+                decision.deliveries += [(r, n) for r, n in notices if (r, n.firing_id) not in sent]
         return decision
 
 
