@@ -50,6 +50,7 @@ def rule_view(rule: Rule) -> RuleView:
         do=rule.describe_actions(),
         cooldown_seconds=rule.cooldown,
         dry_run=rule.dry_run,
+        severity=rule.severity,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.models.event import NormalizedEvent
-from service.models.firing import ActionResult, Firing
+from service.models.firing import ActionResult, Firing, Severity
 from service.models.job import JobSnapshot
 from service.models.lifecycle import StatusName
 from service.store.stream_scan import canonical_id, is_stream_id
@@ -150,6 +150,7 @@ class RuleView(BaseModel):
     do: list[str]  # `pause`, `resume after 10m (at most 2 times)`, `notify:ops`
     cooldown_seconds: float | None = None
     dry_run: bool = False
+    severity: Severity = "warning"
 
 
 class RulesView(BaseModel):
