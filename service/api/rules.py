@@ -77,7 +77,7 @@ async def get_rules(request: web.Request) -> RulesView:
 async def validate_rules(request: web.Request, body: str) -> RulesCheck:
     """The same checks as `ftwatch rules check`; every error names its location,
     e.g. `rules[2].when.plateau.patience: must be >= 1`. Nothing is changed. Needs the
-    token (SPEC §7): parsing is CPU work an anonymous caller must not be able to order."""
+    token: parsing is CPU work an anonymous caller must not be able to order."""
     try:
         # In a worker process: bounded, but still up to ~0.3 s of CPU (issue 16, F1).
         await request.app[CPU].run(check_rules_text, body)

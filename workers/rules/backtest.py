@@ -58,7 +58,8 @@ def backtest(rules: RulesFile, events: Iterable[NormalizedEvent]) -> list[Backte
             if verdict is not None:
                 rows.append(_row(rule, state, verdict, event, event.created_at))
         job.last = event
-    return rows
+    # In time order: a stall fires after the silence, when later events may come first.
+    return sorted(rows, key=lambda row: row.at)
 
 
 def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list[BacktestRow]:
@@ -120,7 +121,19 @@ def format_rows(rows: list[BacktestRow], events: int, jobs: int) -> str:
         "  ".join([*(cell.ljust(w) for cell, w in zip(line, widths, strict=False)), line[-1]])
         for line in table
     ]
-    return "\n".join([*lines, summary])
+    return "\n".join([*lines, "", *job_summary(rows), summary])
+
+
+def job_summary(rows: list[BacktestRow]) -> list[str]:
+    """One line a job that would have fired: how often, which rules, the first time."""
+    by_job: dict[str, list[BacktestRow]] = {}
+    for row in rows:
+        by_job.setdefault(f"{row.provider}:{row.job_id}", []).append(row)
+    lines = []
+    for key, fired in sorted(by_job.items()):
+        rules = ", ".join(dict.fromkeys(row.rule for row in fired))
+        lines.append(f"{key}: {count(len(fired), 'firing')} ({rules}), first {_time(fired[0].at)}")
+    return lines
 
 
 def _cells(row: BacktestRow) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from typing import TextIO
 from workers.rules.backtest import backtest, format_rows
 from workers.rules.detectors.base import count
 from workers.rules.errors import RulesError
-from workers.rules.events_file import load_events
+from workers.rules.events_file import load_events_text
 from workers.rules.loading import load_rules
 
 
@@ -40,8 +40,7 @@ def backtest_command(rules_path: str, events_path: str, out: TextIO) -> int:
             print(line, file=out)
         return 1
     try:
-        with Path(events_path).open(encoding="utf-8", errors="replace") as lines:
-            loaded = load_events(lines)
+        loaded = load_events_text(Path(events_path).read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
         print(f"{events_path}: {exc.strerror or exc}", file=out)
         return 1
