@@ -61,6 +61,8 @@ class Firing(BaseModel):
     checkpoint: str | None = None
     actions: list[ActionResult] = Field(default_factory=list)
     dry_run: bool = False
+    # The rule's `severity` (SPEC §5); None: recorded before rules had one, or not a rule's.
+    severity: str | None = None
     event_id: str | None = None
     event_created_at: int | None = None
     fired_at: float

@@ -16,7 +16,7 @@ from service.models.firing import Firing
 from service.upstream.policy import retry_after_seconds
 from workers.notify.delivery import DETAIL_MAX, Attempt
 from workers.notify.message import one_line, summary_line
-from workers.notify.payloads import render
+from workers.notify.payloads import RenderedPayload, render
 from workers.notify.signing import HEADER_ID, sign
 from workers.rules.config import Receiver
 
@@ -71,6 +71,7 @@ class HttpSender:
         self._external_url = external_url
         self._clock = clock
         self.format: str = receiver.format
+        self.url = receiver.url  # where attempts go (a format may add a path)
 
     def request(self, message_id: str, firing: Firing, now: float) -> tuple[bytes, dict[str, str]]:
         """The body and headers of one attempt (signed at `now`); ValueError if unrenderable."""
@@ -84,6 +85,11 @@ class HttpSender:
             receiver=receiver.name,
             routing_key=self._secret if pagerduty else None,
         )
+        return payload.body, self.headers(message_id, payload, now)
+
+    def headers(self, message_id: str, payload: RenderedPayload, now: float) -> dict[str, str]:
+        """The headers of one attempt: the receiver's own, framing, id and signature."""
+        receiver = self._receiver
         headers = {
             **receiver.headers,
             "Content-Type": payload.content_type,
@@ -93,9 +99,9 @@ class HttpSender:
         }
         # PagerDuty's secret is its routing key, not a signing key; other formats sign
         # whenever a secret is configured (a proxy in front of Slack may verify it).
-        if self._secret and not pagerduty:
+        if self._secret and receiver.format != "pagerduty":
             headers.update(sign(self._secret, message_id, int(now), payload.body))
-        return payload.body, headers
+        return headers
 
     async def send(self, message_id: str, firing: Firing) -> Attempt:
         at = self._clock()
@@ -103,6 +109,10 @@ class HttpSender:
             body, headers = self.request(message_id, firing, at)
         except ValueError as exc:
             return Attempt(at=at, duration=0.0, error=f"cannot render: {exc}", permanent=True)
+        return await self.post(body, headers, at)
+
+    async def post(self, body: bytes, headers: dict[str, str], at: float) -> Attempt:
+        """POST one body to the receiver's URL; every outcome becomes an Attempt."""
         started = time.monotonic()
         try:
             return await self._post(body, headers, at, started)
@@ -117,7 +127,7 @@ class HttpSender:
     ) -> Attempt:
         timeout = aiohttp.ClientTimeout(total=self._receiver.timeout)
         async with self._session.post(
-            self._receiver.url,
+            self.url,
             data=body,
             headers=headers,
             timeout=timeout,

@@ -33,8 +33,10 @@ from redis.exceptions import RedisError
 from service.metrics import Metrics
 from service.models.firing import Firing
 from service.store import keys
+from service.store.active_alerts import ActiveAlerts
 from service.store.deliveries import GROUP, POISON_STREAM, DeliveryStore
 from service.store.scripts import Scripts
+from workers.notify.alertmanager import AlertmanagerSender, AlertResender, alert_senders
 from workers.notify.delivery import dead_letter_json, delivery_id
 from workers.notify.delivery_http import HttpSender, LogSender, Sender
 from workers.notify.delivery_lane import Lane
@@ -72,6 +74,8 @@ class DeliveryConfig:
     # Admission is a few milliseconds; this only matters when a worker died mid-admission.
     claim_idle_ms: int = 30_000
     external_url: str | None = None
+    # How often alerts kept for Alertmanager are re-posted (workers/notify/alertmanager.py).
+    alert_resend_seconds: float = 60.0
 
 
 def secrets_of(rules: RulesFile, environ: Mapping[str, str]) -> dict[str, str | None]:
@@ -103,7 +107,9 @@ class DeliveryWorker:
         self._metrics = metrics
         self._clock = clock
         runner = AttemptRunner(self._store, metrics, self.config.schedule, clock=clock)
+        self._alerts = ActiveAlerts(client, resend_seconds=self.config.alert_resend_seconds)
         self.lanes = self._lanes(session, rules, secrets_of(rules, environ), runner)
+        self.resender = AlertResender(alert_senders(self.lanes), self._alerts, clock=clock)
         self.consumer = StreamConsumer(
             client,
             GroupConfig(
@@ -128,9 +134,18 @@ class DeliveryWorker:
             (LOG_RECEIVER, LogSender(self._clock), LOG_LANE_CONCURRENCY, 1.0)
         ]
         for r in rules.receivers:
-            sender = HttpSender(
+            sender: HttpSender = HttpSender(
                 session, r, secrets[r.name], external_url=cfg.external_url, clock=self._clock
             )
+            if r.format == "alertmanager":
+                sender = AlertmanagerSender(
+                    session,
+                    r,
+                    secrets[r.name],
+                    self._alerts,
+                    external_url=cfg.external_url,
+                    clock=self._clock,
+                )
             senders.append((r.name, sender, r.max_concurrency, r.timeout))
         return {
             name: Lane(
@@ -153,6 +168,7 @@ class DeliveryWorker:
             "deliveries-wake": lambda: self._wake_on_stop(stop),
             "deliveries-dead-gauge": lambda: self._report_dead(stop),
             "deliveries-pending": lambda: report_pending([self.consumer], self._metrics, stop),
+            "alerts-resend": lambda: self.resender.run(stop),
         }
         for name, lane in self.lanes.items():
             # Receiver names come from the rules file: a small, bounded label set.

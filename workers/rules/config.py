@@ -25,6 +25,8 @@ from workers.rules.when import StrictModel, When, as_list
 __all__ = ["LOG_RECEIVER", "Match", "Receiver", "Rule", "RulesFile"]
 Method = Literal["supervised", "dpo", "reinforcement"]
 ReceiverFormat = Literal["standard", "slack", "alertmanager", "pagerduty"]
+# A rule's `severity` (SPEC §5): Alertmanager's `severity` label, PagerDuty's scale.
+Severity = Literal["critical", "error", "warning", "info"]
 # Formats that cannot work without a secret: Standard Webhooks signs with it,
 # PagerDuty Events API v2 needs the integration's routing key in every body.
 _SECRET_REQUIRED = frozenset({"standard", "pagerduty"})
@@ -132,6 +134,7 @@ class Rule(StrictModel):
     do: list[Action] = Field(min_length=1)
     cooldown: Duration | None = None  # after firing, ignore this rule for the job this long
     dry_run: bool = False  # record and notify what it would do; call nothing upstream
+    severity: Severity = "warning"  # how receivers rank its firings (SPEC §5, §6)
 
     @field_validator("name")
     @classmethod
