@@ -12,6 +12,7 @@ from aiohttp import web
 from service import cpu, keys
 from service.api import (
     actions,
+    alertmanager,
     control,
     deliveries,
     health,
@@ -37,6 +38,7 @@ V1: list[Route] = [
     *deliveries.routes.items,
     *ingest.routes.items,
     *webhooks.routes.items,
+    *alertmanager.routes.items,
     *docs.items,
 ]
 

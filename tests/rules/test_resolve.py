@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import redis.asyncio as aioredis
+
+from service.metrics import Metrics
 from service.models.event import NormalizedEvent
+from service.store.rule_state import RuleStateStore
+from service.store.scripts import Scripts
 from tests.rules.factories import graders
-from workers.rules.engine import RuleState, evaluate, firing_id, initial_state
-from workers.rules.firings import facts_of_event
+from workers.rules.engine import RuleState, firing_id, initial_state
 from workers.rules.loading import parse_rules_text
-from workers.rules.plan import Decision, Trigger, decide_rules
+from workers.rules.plan import Decision
 from workers.rules.resolve import resolve_notices, resolve_reason
 from workers.rules.view import RulesView
+from workers.rules.worker import RuleWorker
 
 RULES = parse_rules_text("""
 receivers:
@@ -84,28 +89,30 @@ rules:
     assert notice.severity == "critical"
 
 
-def _run(rule_name: str, events: list[NormalizedEvent]) -> list[Decision]:
-    """Each event decided on the states the previous ones left."""
+async def _run(
+    redis: aioredis.Redis, rule_name: str, events: list[NormalizedEvent]
+) -> list[Decision]:
+    """Each event decided by a rule worker on the states the previous ones left."""
     rule = RULES.rule(rule_name)
     assert rule is not None
+    rules = RULES.model_copy(update={"rules": [rule]})
+    store = RuleStateStore(redis, Scripts(redis), group="rules")
+    worker = RuleWorker(rules, store, Metrics(), clock=lambda: 1.0)
     states: dict[str, RuleState] = {}
     decisions = []
     for event in events:
-        decision = decide_rules(
-            [rule],
-            RulesView(states=dict(states)),
-            lambda r, prev, e=event: evaluate(r, prev, e, 1.0),  # type: ignore[misc]
-            Trigger(lambda e=event: facts_of_event(e), 1.0, event=event),  # type: ignore[misc]
-        )
+        decision = worker.decide(RulesView(states=dict(states)), event)
         states.update(decision.states)
         decisions.append(decision)
     return decisions
 
 
-def test_a_cleared_condition_resolves_the_episode_that_fired() -> None:
+async def test_a_cleared_condition_resolves_the_episode_that_fired(
+    redis: aioredis.Redis,
+) -> None:
     high = [graders(step, {"g": 0.5}) for step in (1, 2, 3)]
     low = [graders(step, {"g": 0.0}) for step in (4, 5, 6, 7)]
-    decisions = _run("errors", high + low)
+    decisions = await _run(redis, "errors", high + low)
     [fired] = [f for d in decisions for f in d.firings]
     resolves = [(r, n) for d in decisions for r, n in d.deliveries if n.resolved]
     [(receiver, notice)] = resolves  # once, when it re-armed

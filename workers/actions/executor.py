@@ -61,14 +61,17 @@ class ActionExecutor:
         *,
         firing_id: str,
         event_created_at: int | None = None,
+        by: str = "api",
+        reason: str | None = None,
     ) -> ActionResult:
-        """A manual action (the API): executed and recorded like a rule's."""
+        """A manual action (the API, or `alertmanager:<alertname>`): executed and recorded
+        like a rule's, with `by` as the audit log's rule."""
         firing = Firing(
             firing_id=firing_id,
-            rule="api",
+            rule=by,
             kind="manual",
             job=job,
-            reason=f"{action} requested through the API",
+            reason=reason or f"{action} requested through the API",
             fired_at=self._clock(),
             event_created_at=event_created_at,
         )

@@ -16,7 +16,7 @@ from service.models.firing import Firing
 from service.upstream.policy import retry_after_seconds
 from workers.notify.delivery import DETAIL_MAX, Attempt
 from workers.notify.message import one_line, summary_line
-from workers.notify.payloads import error_detail, render
+from workers.notify.payloads import RenderedPayload, error_detail, render
 from workers.notify.payloads.pagerduty import CHANGE_PATH, EVENTS_PATH
 from workers.notify.signing import HEADER_ID, sign
 from workers.rules.config import Receiver
@@ -72,14 +72,18 @@ class HttpSender:
         self._external_url = external_url
         self._clock = clock
         self.format: str = receiver.format
+        self.url = receiver.url  # where attempts go (a format may add a path)
 
-    def request(
-        self, message_id: str, firing: Firing, now: float
-    ) -> tuple[str, bytes, dict[str, str]]:
-        """URL, body and headers of one attempt (signed at `now`); ValueError if unrenderable."""
+    def request(self, message_id: str, firing: Firing, now: float) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of one attempt (signed at `now`); ValueError if unrenderable."""
+        payload = self.render(firing, now)
+        return payload.body, self.headers(message_id, payload, now)
+
+    def render(self, firing: Firing, now: float) -> RenderedPayload:
+        """The firing in the receiver's format; ValueError if it cannot be rendered."""
         receiver = self._receiver
         pagerduty = receiver.format == "pagerduty"
-        payload = render(
+        return render(
             receiver.format,
             firing,
             now=now,
@@ -87,6 +91,10 @@ class HttpSender:
             receiver=receiver.name,
             routing_key=self._secret if pagerduty else None,
         )
+
+    def headers(self, message_id: str, payload: RenderedPayload, now: float) -> dict[str, str]:
+        """The headers of one attempt: the receiver's own, framing, id and signature."""
+        receiver = self._receiver
         headers = {
             **receiver.headers,
             "Content-Type": payload.content_type,
@@ -96,19 +104,26 @@ class HttpSender:
         }
         # PagerDuty's secret is its routing key, not a signing key; other formats sign
         # whenever a secret is configured (a proxy in front of Slack may verify it).
-        if self._secret and not pagerduty:
+        if self._secret and receiver.format != "pagerduty":
             headers.update(sign(self._secret, message_id, int(now), payload.body))
-        return target_url(receiver.url, payload.path), payload.body, headers
+        return headers
 
     async def send(self, message_id: str, firing: Firing) -> Attempt:
         at = self._clock()
         try:
-            url, body, headers = self.request(message_id, firing, at)
+            payload = self.render(firing, at)
         except ValueError as exc:
             return Attempt(at=at, duration=0.0, error=f"cannot render: {exc}", permanent=True)
+        headers = self.headers(message_id, payload, at)
+        return await self.post(payload.body, headers, at, url=target_url(self.url, payload.path))
+
+    async def post(
+        self, body: bytes, headers: dict[str, str], at: float, *, url: str | None = None
+    ) -> Attempt:
+        """POST one body to `url` (the receiver's); every outcome becomes an Attempt."""
         started = time.monotonic()
         try:
-            return await self._post(url, body, headers, at, started)
+            return await self._post(url or self.url, body, headers, at, started)
         except TimeoutError:
             error = f"timeout after {self._receiver.timeout:g}s"
         except aiohttp.ClientError as exc:

@@ -33,9 +33,11 @@ from redis.exceptions import RedisError
 from service.metrics import Metrics
 from service.models.firing import Firing
 from service.store import keys
+from service.store.active_alerts import ActiveAlerts
 from service.store.deliveries import GROUP, POISON_STREAM, DeliveryStore
 from service.store.pace import Pace
 from service.store.scripts import Scripts
+from workers.notify.alertmanager import AlertmanagerSender, AlertResender, alert_senders
 from workers.notify.delivery import dead_letter_json, delivery_id
 from workers.notify.delivery_http import HttpSender, LogSender, Sender
 from workers.notify.delivery_lane import Lane, Pacing
@@ -78,6 +80,8 @@ class DeliveryConfig:
     external_url: str | None = None
     # How long a notice waits for its firing's pause (and the checkpoint it finds).
     outcome_wait_seconds: float = OUTCOME_WAIT
+    # How often alerts kept for Alertmanager are re-posted (workers/notify/alertmanager.py).
+    alert_resend_seconds: float = 60.0
 
 
 def secrets_of(rules: RulesFile, environ: Mapping[str, str]) -> dict[str, str | None]:
@@ -116,7 +120,9 @@ class DeliveryWorker:
             clock=clock,
             outcome_wait=self.config.outcome_wait_seconds,
         )
+        self._alerts = ActiveAlerts(client, resend_seconds=self.config.alert_resend_seconds)
         self.lanes = self._lanes(session, rules, secrets_of(rules, environ), runner)
+        self.resender = AlertResender(alert_senders(self.lanes), self._alerts, clock=clock)
         self.consumer = StreamConsumer(
             client,
             GroupConfig(
@@ -141,9 +147,18 @@ class DeliveryWorker:
             (LOG_RECEIVER, LogSender(self._clock), LOG_LANE_CONCURRENCY, 1.0)
         ]
         for r in rules.receivers:
-            sender = HttpSender(
+            sender: HttpSender = HttpSender(
                 session, r, secrets[r.name], external_url=cfg.external_url, clock=self._clock
             )
+            if r.format == "alertmanager":
+                sender = AlertmanagerSender(
+                    session,
+                    r,
+                    secrets[r.name],
+                    self._alerts,
+                    external_url=cfg.external_url,
+                    clock=self._clock,
+                )
             senders.append((r.name, sender, r.max_concurrency, r.timeout))
         return {
             name: Lane(
@@ -171,6 +186,7 @@ class DeliveryWorker:
             "deliveries-wake": lambda: self._wake_on_stop(stop),
             "deliveries-dead-gauge": lambda: self._report_dead(stop),
             "deliveries-pending": lambda: report_pending([self.consumer], self._metrics, stop),
+            "alerts-resend": lambda: self.resender.run(stop),
         }
         for name, lane in self.lanes.items():
             # Receiver names come from the rules file: a small, bounded label set.

@@ -133,7 +133,7 @@ class Rule(StrictModel):
     do: list[Action] = Field(min_length=1)
     cooldown: Duration | None = None  # after firing, ignore this rule for the job this long
     dry_run: bool = False  # record and notify what it would do; call nothing upstream
-    severity: Severity = "warning"  # of its alerts (PagerDuty severity, Alertmanager label)
+    severity: Severity = "warning"  # how receivers rank its firings (SPEC §5, §6)
 
     @field_validator("name")
     @classmethod

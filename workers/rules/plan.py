@@ -22,7 +22,6 @@ from workers.rules.detectors.base import Verdict, count
 from workers.rules.durations import format_duration
 from workers.rules.engine import RuleState
 from workers.rules.firings import build_firing
-from workers.rules.resolve import cleared_notices, rearmed
 from workers.rules.view import RulesView
 
 
@@ -62,10 +61,6 @@ def decide_rules(
         state, verdict = judge(rule, previous)
         if _changed(state, previous):
             decision.states[rule.name] = state
-            if rearmed(previous, state):  # rare: only then are the job's facts built
-                decision.deliveries += cleared_notices(
-                    rule, previous, state, trigger.job, now=trigger.now, event=trigger.event
-                )
         if verdict is not None:
             resumes = view.resumes.get(rule.name, 0)
             fire(decision, rule, state, verdict, trigger, resumes_so_far=resumes)

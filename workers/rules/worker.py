@@ -25,7 +25,7 @@ from workers.rules.engine import evaluate
 from workers.rules.firings import facts_of_event
 from workers.rules.fold import JobFold, fold_job, job_entries
 from workers.rules.plan import Decision, Trigger, decide_rules
-from workers.rules.resolve import resolve_notices, resolve_reason
+from workers.rules.resolve import cleared, resolve_notices, resolve_reason
 from workers.rules.view import HeldViews, RulesView, view_of
 from workers.stream.consumer import Disposition, Entry, Failed, Fields, Outcome
 
@@ -139,13 +139,11 @@ class RuleWorker:
             self._rules.rules, view, lambda rule, prev: evaluate(rule, prev, event, now), trigger
         )
         reason = resolve_reason(event)
-        if reason is not None:
-            # A resume also re-armed the rules it resolves: those notices are queued already.
-            sent = {(r, n.firing_id) for r, n in decision.deliveries if n.resolved}
-            for rule in self._rules.rules:
-                previous = view.state(rule.name)
-                notices = resolve_notices(rule, previous, event, reason, now)
-                decision.deliveries += [(r, n) for r, n in notices if (r, n.firing_id) not in sent]
+        for rule in self._rules.rules:
+            previous = view.state(rule.name)
+            why = reason or cleared(previous, decision.states.get(rule.name))
+            if why is not None:
+                decision.deliveries += resolve_notices(rule, previous, event, why, now)
         return decision
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from service.models.firing import Firing
 from workers.notify.payloads import alertmanager, pagerduty, slack, standard
@@ -14,15 +14,14 @@ from workers.notify.payloads.encoding import encode
 
 JSON: Final = "application/json"
 
-_BUILDERS: Final[Mapping[str, Callable[[Firing, RenderContext], dict[str, Any]]]] = (
-    MappingProxyType(
-        {
-            "standard": standard.build,
-            "slack": slack.build,
-            "alertmanager": alertmanager.build,
-            "pagerduty": pagerduty.build,
-        }
-    )
+# A body is a JSON object, or (alertmanager) an array of alerts.
+_BUILDERS: Final[Mapping[str, Callable[[Firing, RenderContext], object]]] = MappingProxyType(
+    {
+        "standard": standard.build,
+        "slack": slack.build,
+        "alertmanager": alertmanager.build,
+        "pagerduty": pagerduty.build,
+    }
 )
 FORMATS: Final = tuple(_BUILDERS)
 
