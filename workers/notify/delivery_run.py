@@ -71,11 +71,10 @@ class AttemptRunner:
         with structlog.contextvars.bound_contextvars(
             job_id=firing.job.id, receiver=receiver, webhook_id=claimed.delivery_id
         ):
-            if waits(firing):
-                firing = complete(firing, await self._store.outcomes(firing.firing_id))
-                if still_waiting(firing) and self._clock() < since + self._outcome_wait:
-                    await self._defer(receiver, claimed, token)
-                    return None
+            ready = await self._ready(receiver, claimed, token, firing, since=since)
+            if ready is None:
+                return None
+            firing = ready
             attempt = await sender.send(claimed.delivery_id, firing)
             if sender.format != "log":
                 self._metrics.webhook_latency.labels(receiver).observe(attempt.duration)
@@ -83,6 +82,18 @@ class AttemptRunner:
                 receiver, claimed, token, (*earlier, attempt), since=since, firing=firing
             )
         return attempt
+
+    async def _ready(
+        self, receiver: str, claimed: Claimed, token: str, firing: Firing, *, since: float
+    ) -> Firing | None:
+        """The firing with its actions' outcomes; None: deferred, they are still running."""
+        if not waits(firing):
+            return firing
+        firing = complete(firing, await self._store.outcomes(firing.firing_id))
+        if still_waiting(firing) and self._clock() < since + self._outcome_wait:
+            await self._defer(receiver, claimed, token)
+            return None
+        return firing
 
     async def _defer(self, receiver: str, claimed: Claimed, token: str) -> None:
         """Back in the queue for a moment, no attempt made: its actions are still running."""

@@ -23,6 +23,8 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -63,7 +65,7 @@ log = structlog.get_logger(__name__)
 DEAD_GAUGE_INTERVAL = 5.0
 LOG_LANE_CONCURRENCY = 4
 # Seconds between two messages to one receiver of a paced format (Slack: one a second).
-PACED_FORMATS = {"slack": 1.0}
+PACED_FORMATS: Final[Mapping[str, float]] = MappingProxyType({"slack": 1.0})
 
 
 @dataclass(frozen=True)
