@@ -39,6 +39,8 @@ VARIABLES: dict[str, str] = {
     "FTWATCH_WEBHOOK_RETRY_DELAYS": "delays between delivery attempts (default 5s,30s,2m,…,6h)",
     "FTWATCH_HTTP_HEADER_TIMEOUT": "seconds a request's line and headers may take (default 10)",
     "FTWATCH_HTTP_BODY_TIMEOUT": "seconds a request's body may take (default 30)",
+    "FTWATCH_EXTERNAL_URL": "the service's URL as people reach it, for links in notifications",
+    "FTWATCH_ALERT_RESEND_SECONDS": "seconds between re-posts of active Alertmanager alerts (60)",
 }
 
 # What each command reads besides; `run` reads them all.

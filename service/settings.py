@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     # after it too), and then its body; a slower client is disconnected (service/http_limits.py).
     http_header_timeout: float = Field(default=10.0, gt=0)
     http_body_timeout: float = Field(default=30.0, gt=0)
+    # Where people reach this ftwatch's API: the base of the job links notifications
+    # carry (Alertmanager's generatorURL). Unset: http://<host name>:<port>.
+    external_url: str | None = None
+    # Seconds between re-posts of the alerts kept for `alertmanager` receivers (SPEC §6).
+    alert_resend_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("openai_base_url")
     @classmethod
@@ -110,6 +116,18 @@ class Settings(BaseSettings):
                 "(e.g. `openssl rand -hex 32`)"
             )
         return value
+
+    @field_validator("external_url")
+    @classmethod
+    def _check_external_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(
+                "must be an http:// or https:// URL such as https://ftwatch.example.com"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

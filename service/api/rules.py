@@ -63,6 +63,7 @@ def rule_view(rules: RulesFile, rule: Rule) -> RuleView:
         cooldown_seconds=rule.cooldown,
         dry_run=rule.dry_run,
         capabilities=capabilities(rules, rule),
+        severity=rule.severity,
     )
 
 

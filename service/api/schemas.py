@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.models.decision import AckOutcome, Decision
 from service.models.event import NormalizedEvent
-from service.models.firing import ActionResult, Firing
+from service.models.firing import ActionResult, Firing, Severity
 from service.models.job import JobSnapshot
 from service.models.lifecycle import RecordedStatus, StatusName
 from service.store.stream_scan import canonical_id, is_stream_id
@@ -208,6 +208,7 @@ class RuleView(BaseModel):
     dry_run: bool = False
     # pause | resume | cancel → the providers the rule matches that can (notify is for all).
     capabilities: dict[str, ActionCarriers] = Field(default_factory=dict)
+    severity: Severity = "warning"
 
 
 class RulesView(BaseModel):

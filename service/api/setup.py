@@ -12,6 +12,7 @@ from aiohttp import web
 from service import cpu, keys
 from service.api import (
     actions,
+    alertmanager,
     control,
     decisions,
     deliveries,
@@ -39,6 +40,7 @@ V1: list[Route] = [
     *ingest.routes.items,
     *decisions.routes.items,
     *webhooks.routes.items,
+    *alertmanager.routes.items,
     *docs.items,
 ]
 

@@ -12,6 +12,8 @@ from service.models.lifecycle import RecordedStatus
 Outcome = Literal[
     "ok", "already", "failed", "skipped", "dry_run", "scheduled", "queued", "unsupported"
 ]
+# PagerDuty's four severities; a rule's `severity` and Alertmanager's label use the same.
+Severity = Literal["critical", "error", "warning", "info"]
 FiringType = Literal["ftwatch.rule.fired", "ftwatch.action.failed", "ftwatch.job.finished"]
 
 
@@ -61,6 +63,8 @@ class Firing(BaseModel):
     checkpoint: str | None = None
     actions: list[ActionResult] = Field(default_factory=list)
     dry_run: bool = False
+    # The rule's severity; None in firings recorded before rules had one (and manual ones).
+    severity: Severity | None = None
     event_id: str | None = None
     event_created_at: int | None = None
     fired_at: float

@@ -133,6 +133,11 @@ class DeliveryStore:
             pipe.xack(keys.DELIVERIES_STREAM, GROUP, entry_id)
             await pipe.execute()
 
+    async def outcomes(self, firing_id: str) -> dict[str, str]:
+        """The audit records of a firing's actions done so far, by action (pause, cancel ...)."""
+        raw: dict[Any, Any] = await self._redis.hgetall(keys.firing_outcomes(firing_id))
+        return {str(k): str(v) for k, v in raw.items()}
+
     async def state(self, delivery_id: str) -> str | None:
         """The stored state of a delivery (queued | delivered | dead), None when unknown."""
         value = await self._redis.hget(record_key(delivery_id), "state")

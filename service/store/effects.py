@@ -14,6 +14,8 @@ from service.store.scripts import Scripts
 # How long an action's idempotency record is kept: far beyond any redelivery.
 EFFECT_TTL_SECONDS = 7 * 24 * 3600
 _STARTED = "started:"
+# A notice waits seconds for these; a day covers any retry of its delivery.
+OUTCOME_TTL_SECONDS = 24 * 3600
 
 # Claim an effect (`started:<n>`, n numbering the job's claimed actions), or return what
 # an earlier try recorded with the job's latest number, in one step.
@@ -92,6 +94,14 @@ class Effects:
         await self._redis.xadd(
             keys.ACTIONS_STREAM, {"f": firing_json}, maxlen=100_000, approximate=True
         )
+
+    async def note_outcome(self, firing_id: str, action: str, record_json: str) -> None:
+        """Keep an action's audit record where the firing's notices look for it."""
+        key = keys.firing_outcomes(firing_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, action, record_json)
+            pipe.expire(key, OUTCOME_TTL_SECONDS)
+            await pipe.execute()
 
     async def deliver(self, receiver: str, firing_json: str) -> None:
         await self._redis.xadd(keys.DELIVERIES_STREAM, {"r": receiver, "f": firing_json})

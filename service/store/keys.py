@@ -80,6 +80,12 @@ def job_actions(job: str) -> str:
     return f"ftwatch:job-actions:{job}"
 
 
+def firing_outcomes(firing_id: str) -> str:
+    """Hash of a firing's upstream actions (field: action) to their audit records (a Firing
+    with that action's outcome and the checkpoint it found): what its notices wait for."""
+    return f"ftwatch:firing-outcomes:{firing_id}"
+
+
 def effect(effect_key: str) -> str:
     """An action's idempotency record: `started:<n>` (see job_actions), then `done:<outcome>`."""
     return f"ftwatch:effect:{effect_key}"

@@ -29,5 +29,7 @@ class Scripts:
         self.claim_deliveries: AsyncScript = client.register_script(_source("claim_deliveries"))
         self.finish_delivery: AsyncScript = client.register_script(_source("finish_delivery"))
         self.take_budget: AsyncScript = client.register_script(_source("take_budget"))
+        self.take_pace: AsyncScript = client.register_script(_source("take_pace"))
+        self.release_pace: AsyncScript = client.register_script(_source("release_pace"))
         self.stream_backlog: AsyncScript = client.register_script(_source("stream_backlog"))
         self.sweep_statuses: AsyncScript = client.register_script(_source("sweep_statuses"))

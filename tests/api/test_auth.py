@@ -30,6 +30,7 @@ def test_every_mutating_endpoint_requires_the_token() -> None:
         # A trainer's: the ingest token is accepted too (tests/api/test_ingest_token.py).
         "/v1/jobs/{job_id}/decision",
         "/v1/jobs/{job_id}/decision/{decision_id}/ack",
+        "/v1/webhooks/alertmanager",  # acts on jobs; Alertmanager sends the bearer token
     }
     # Every other POST is signature-checked (the webhook).
     others = {r.path for r in routes_for("api") if r.method == "POST" and not r.auth}

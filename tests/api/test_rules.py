@@ -21,6 +21,7 @@ rules:
     when: {plateau: {metric: valid_reward_mean, patience: 3}}
     do: [pause, {notify: ops}, {resume: {after: 10m, max_times: 2}}]
     cooldown: 30m
+    severity: critical
 """
 
 
@@ -57,6 +58,7 @@ async def test_a_rules_file_is_served_without_its_secrets(
     assert rule["when"]["plateau"]["patience"] == 3
     assert rule["do"] == ["pause", "notify:ops", "resume after 10m (at most 2 times)"]
     assert rule["cooldown_seconds"] == 1800
+    assert rule["severity"] == "critical"
     assert "very-secret-path" not in str(body)
     assert "hunter2" not in str(body)
 

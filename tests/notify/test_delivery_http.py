@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from tests.notify.delivery_support import receiver, rules_with
 from tests.notify.samples import ROUTING_KEY, plateau_firing
 from tests.notify.webhook_receiver import SECRET, Endpoint, WebhookReceiver
 from tests.support import free_port
-from workers.notify.delivery_http import HttpSender
+from workers.notify.delivery_http import HttpSender, target_url
 from workers.notify.delivery_policy import classify
 from workers.rules.config import Receiver
 
@@ -80,4 +81,13 @@ async def test_pagerduty_puts_the_secret_in_the_body_as_routing_key(
         missing = await HttpSender(session, target, None).send("m", plateau_firing())
     [arrival] = hooks["pd"].arrivals
     assert arrival.body["routing_key"] == ROUTING_KEY
+    assert arrival.path == "/v2/enqueue"  # `url` is the events base
     assert classify(missing) == "fail"  # no routing key: no retry can help
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v2/enqueue"])
+def test_pagerduty_takes_the_events_base_or_the_full_enqueue_url(suffix: str) -> None:
+    base = "https://events.pagerduty.com"
+    assert target_url(base + suffix, "/v2/enqueue") == f"{base}/v2/enqueue"
+    assert target_url(base + suffix, "/v2/change/enqueue") == f"{base}/v2/change/enqueue"
+    assert target_url("https://hooks.example.com/x/", "") == "https://hooks.example.com/x/"

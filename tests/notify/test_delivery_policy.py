@@ -102,7 +102,7 @@ def test_configured_delays_are_never_cut_short_by_the_total_budget(
     [
         ("standard", False, True),
         ("standard", True, False),
-        ("slack", True, False),
+        ("slack", True, True),  # a message of its own
         ("alertmanager", True, True),
         ("pagerduty", True, True),
         ("log", True, True),

@@ -90,6 +90,13 @@ def test_severity_depends_on_type_and_kind_so_a_resolve_matches_its_trigger() ->
     assert severity(finished) == "error"
 
 
+def test_the_rules_severity_wins_for_a_firing_and_its_resolve() -> None:
+    assert severity(plateau_firing(kind="threshold", severity="info")) == "info"
+    assert severity(plateau_firing(severity="critical", resolved=True)) == "critical"
+    # A failed action is an error whatever the rule's severity: the action did not happen.
+    assert severity(plateau_firing(severity="info", type="ftwatch.action.failed")) == "error"
+
+
 def test_best_names_what_is_known() -> None:
     assert best_text(plateau_firing()) == f"best 0.615 at step 37, checkpoint {CHECKPOINT}"
     assert best_text(plateau_firing(best=None, best_step=None)) == f"best checkpoint {CHECKPOINT}"

@@ -36,6 +36,7 @@ class Arrival:
     headers: dict[str, str]
     status: int  # what the receiver answered
     at: float = field(default_factory=time.monotonic)
+    path: str = ""  # below the endpoint: `/v2/enqueue` of `/pd/v2/enqueue`
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Endpoint:
 
 
 class WebhookReceiver:
-    """Endpoints at `/<name>`, each with its own script and records."""
+    """Endpoints at `/<name>` (and any path below it), each with its own script and records."""
 
     def __init__(self) -> None:
         self.endpoints: dict[str, Endpoint] = {}
@@ -70,7 +71,7 @@ class WebhookReceiver:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_post("/{name}", self._handle)
+        app.router.add_post("/{name}{path:(/.*)?}", self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -92,6 +93,7 @@ class WebhookReceiver:
                 body=json.loads(body),
                 headers=dict(request.headers),
                 status=status,
+                path=request.match_info["path"],
             )
         )
         if endpoint.sleep:

@@ -259,3 +259,13 @@ def test_openais_older_status_names_are_mapped_on_load() -> None:
     first, second = parse_rules(doc).rules
     assert first.when.status == ["validating", "queued", "succeeded"]  # type: ignore[attr-defined]
     assert second.when.stalled.statuses == ["queued"]  # type: ignore[attr-defined]
+
+
+def test_severity_defaults_to_warning_and_takes_pagerdutys_four_words() -> None:
+    plain, paging = parse_rules(
+        {"rules": [one_rule(name="a"), one_rule(name="b", severity="critical")]}
+    ).rules
+    assert (plain.severity, paging.severity) == ("warning", "critical")
+    [error] = errors_of({"rules": [one_rule(severity="page")]})
+    assert error.startswith("rules[0].severity:")
+    assert "critical" in error and "info" in error

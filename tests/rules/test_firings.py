@@ -21,6 +21,7 @@ def test_a_firing_records_rule_job_reason_values_and_the_best_step() -> None:
     )
     assert firing.firing_id == firing_id("r", bad.key, 1)
     assert (firing.rule, firing.kind, firing.dry_run) == ("r", "threshold", True)
+    assert firing.severity == "warning"  # the rule's default
     assert firing.reason == "train_loss nan is not finite at step 11; best 0.4 at step 10"
     assert (firing.best, firing.best_step) == (0.4, 10)
     assert firing.job.method == "supervised" and firing.job.step == 11

@@ -72,14 +72,17 @@ class ActionExecutor:
         *,
         firing_id: str,
         event_created_at: int | None = None,
+        by: str = "api",
+        reason: str | None = None,
     ) -> ActionResult:
-        """A manual action (the API): executed and recorded like a rule's."""
+        """A manual action (the API, or `alertmanager:<alertname>`): executed and recorded
+        like a rule's, with `by` as the audit log's rule."""
         firing = Firing(
             firing_id=firing_id,
-            rule="api",
+            rule=by,
             kind="manual",
             job=job,
-            reason=f"{action} requested through the API",
+            reason=reason or f"{action} requested through the API",
             fired_at=self._clock(),
             event_created_at=event_created_at,
         )
@@ -238,6 +241,10 @@ class ActionExecutor:
             }
         )
         await self._effects.record(record.model_dump_json())
+        # The firing's notices wait briefly for this (workers/notify/outcomes.py).
+        await self._effects.note_outcome(
+            task.firing.firing_id, task.action, record.model_dump_json()
+        )
         log.info(
             "action_done",
             action=task.action,

@@ -22,9 +22,10 @@ from workers.notify.delivery import Attempt
 
 Kind = Literal["ok", "retry", "fail"]
 Verdict = Literal["delivered", "retry", "dead"]
-# Formats with a notion of "resolved" (they close what the trigger opened); a resolve
-# notice means nothing to the others and is skipped for them. `log` logs everything.
-RESOLVE_FORMATS = frozenset({"pagerduty", "alertmanager", "log"})
+# Formats that get resolve notices: PagerDuty and Alertmanager close what the trigger
+# opened, Slack posts it as a message of its own (a channel reads "resolved" as a reply
+# to the page it saw). A standard receiver's event types have no resolve: skipped.
+RESOLVE_FORMATS = frozenset({"pagerduty", "alertmanager", "slack", "log"})
 
 
 def wants(format: str, resolved: bool) -> bool:
@@ -112,7 +113,9 @@ def judge(
     if kind == "ok":
         return Judgement("delivered")
     if kind == "fail":
-        return Judgement("dead", reason=f"{describe(latest)} is not retried")
+        # The receiver's words say what to fix (PagerDuty: which field is invalid).
+        said = f": {latest.detail}" if latest.detail else ""
+        return Judgement("dead", reason=f"{describe(latest)} is not retried{said}")
     delay = schedule.next_delay(len(attempts), latest.retry_after, latest.at - since, rand)
     if delay is None:
         hours = (latest.at - since) / 3600

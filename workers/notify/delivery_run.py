@@ -21,6 +21,7 @@ from service.store.deliveries import Claimed, DeliveryStore, Outcome
 from workers.notify.delivery import Attempt, attempts_json, dead_letter_json, parse_attempts
 from workers.notify.delivery_http import Sender
 from workers.notify.delivery_policy import RetrySchedule, describe, judge
+from workers.notify.outcomes import OUTCOME_WAIT, RECHECK, complete, still_waiting, waits
 
 log = structlog.get_logger(__name__)
 
@@ -39,15 +40,19 @@ class AttemptRunner:
         *,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        outcome_wait: float = OUTCOME_WAIT,
     ) -> None:
+        self._outcome_wait = outcome_wait
         self._store = store
         self._metrics = metrics
         self._schedule = schedule
         self._clock = clock
         self._rand = rand
 
-    async def run(self, receiver: str, sender: Sender, claimed: Claimed, token: str) -> None:
-        """Attempt `claimed` once and record what came of it."""
+    async def run(
+        self, receiver: str, sender: Sender, claimed: Claimed, token: str
+    ) -> Attempt | None:
+        """Attempt `claimed` once and record what came of it; the attempt, if one was made."""
         since = claimed.since_ms / 1000
         earlier = parse_attempts(claimed.attempts_json)
         try:
@@ -62,16 +67,39 @@ class AttemptRunner:
             await self._record(
                 receiver, claimed, token, (*earlier, attempt), since=since, firing=None
             )
-            return
+            return None
         with structlog.contextvars.bound_contextvars(
             job_id=firing.job.id, receiver=receiver, webhook_id=claimed.delivery_id
         ):
+            ready = await self._ready(receiver, claimed, token, firing, since=since)
+            if ready is None:
+                return None
+            firing = ready
             attempt = await sender.send(claimed.delivery_id, firing)
             if sender.format != "log":
                 self._metrics.webhook_latency.labels(receiver).observe(attempt.duration)
             await self._record(
                 receiver, claimed, token, (*earlier, attempt), since=since, firing=firing
             )
+        return attempt
+
+    async def _ready(
+        self, receiver: str, claimed: Claimed, token: str, firing: Firing, *, since: float
+    ) -> Firing | None:
+        """The firing with its actions' outcomes; None: deferred, they are still running."""
+        if not waits(firing):
+            return firing
+        firing = complete(firing, await self._store.outcomes(firing.firing_id))
+        if still_waiting(firing) and self._clock() < since + self._outcome_wait:
+            await self._defer(receiver, claimed, token)
+            return None
+        return firing
+
+    async def _defer(self, receiver: str, claimed: Claimed, token: str) -> None:
+        """Back in the queue for a moment, no attempt made: its actions are still running."""
+        due_ms = int((self._clock() + RECHECK) * 1000)
+        outcome = Outcome(verdict="retry", attempts_json=claimed.attempts_json, due_ms=due_ms)
+        await self._store.finish(receiver, claimed.delivery_id, token, outcome)
 
     async def _record(
         self,

@@ -5,12 +5,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
-from service.models.firing import ActionResult, Firing, JobFacts
+from service.models.firing import ActionResult, Firing, JobFacts, Severity
 from service.models.lifecycle import is_failure
-
-Severity = Literal["critical", "error", "warning", "info"]
 
 _SPACE = re.compile(r"\s+")
 _DETAIL_MAX = 200  # an upstream error body can be long; a notification names its gist
@@ -107,9 +104,12 @@ def headline(firing: Firing) -> str:
 
 
 def severity(firing: Firing) -> Severity:
-    """Severity from type and rule kind (never outcomes), so a resolve matches its trigger."""
+    """The rule's severity, else one from type and rule kind (never outcomes, so a resolve
+    matches its trigger)."""
     if firing.type == "ftwatch.action.failed":
         return "error"
+    if firing.severity is not None and firing.type == "ftwatch.rule.fired":
+        return firing.severity
     # A finished job is never resolved later, so its final status may raise the severity.
     if firing.type == "ftwatch.job.finished" and is_failure(firing.job.status):
         return "error"

@@ -10,8 +10,8 @@ A receiver's `max_concurrency` and `timeout` bound its lane in each process (rep
 each have their own lanes). Delivery is at-least-once: a worker killed mid-request
 leaves the receiver to dedupe on `webhook-id`; a recorded success is never re-sent.
 
-Not attempted at all: resolve notices for formats without one (standard, slack), which
-count as `skipped`; requests for receivers the rules file does not declare, which are
+Not attempted at all: resolve notices for a format without one (standard), which count
+as `skipped`; requests for receivers the rules file does not declare, which are
 dead-lettered at once (replay them once the receiver is back).
 """
 
@@ -23,6 +23,8 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -33,13 +35,17 @@ from redis.exceptions import RedisError
 from service.metrics import Metrics
 from service.models.firing import Firing
 from service.store import keys
+from service.store.active_alerts import ActiveAlerts
 from service.store.deliveries import GROUP, POISON_STREAM, DeliveryStore
+from service.store.pace import Pace
 from service.store.scripts import Scripts
+from workers.notify.alertmanager import AlertmanagerSender, AlertResender, alert_senders
 from workers.notify.delivery import dead_letter_json, delivery_id
 from workers.notify.delivery_http import HttpSender, LogSender, Sender
-from workers.notify.delivery_lane import Lane
+from workers.notify.delivery_lane import Lane, Pacing
 from workers.notify.delivery_policy import RetrySchedule, wants
 from workers.notify.delivery_run import DEAD_HINT, AttemptRunner
+from workers.notify.outcomes import OUTCOME_WAIT
 from workers.rules.config import LOG_RECEIVER, RulesFile
 from workers.rules.loading import check_env
 from workers.stream.consumer import (
@@ -58,6 +64,8 @@ log = structlog.get_logger(__name__)
 # The dead-letter gauge follows replays made through the API within this long.
 DEAD_GAUGE_INTERVAL = 5.0
 LOG_LANE_CONCURRENCY = 4
+# Seconds between two messages to one receiver of a paced format (Slack: one a second).
+PACED_FORMATS: Final[Mapping[str, float]] = MappingProxyType({"slack": 1.0})
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,10 @@ class DeliveryConfig:
     # Admission is a few milliseconds; this only matters when a worker died mid-admission.
     claim_idle_ms: int = 30_000
     external_url: str | None = None
+    # How long a notice waits for its firing's pause (and the checkpoint it finds).
+    outcome_wait_seconds: float = OUTCOME_WAIT
+    # How often alerts kept for Alertmanager are re-posted (workers/notify/alertmanager.py).
+    alert_resend_seconds: float = 60.0
 
 
 def secrets_of(rules: RulesFile, environ: Mapping[str, str]) -> dict[str, str | None]:
@@ -100,10 +112,19 @@ class DeliveryWorker:
     ) -> None:
         self.config = config or DeliveryConfig()
         self._store = DeliveryStore(client, scripts)
+        self._scripts = scripts
         self._metrics = metrics
         self._clock = clock
-        runner = AttemptRunner(self._store, metrics, self.config.schedule, clock=clock)
+        runner = AttemptRunner(
+            self._store,
+            metrics,
+            self.config.schedule,
+            clock=clock,
+            outcome_wait=self.config.outcome_wait_seconds,
+        )
+        self._alerts = ActiveAlerts(client, resend_seconds=self.config.alert_resend_seconds)
         self.lanes = self._lanes(session, rules, secrets_of(rules, environ), runner)
+        self.resender = AlertResender(alert_senders(self.lanes), self._alerts, clock=clock)
         self.consumer = StreamConsumer(
             client,
             GroupConfig(
@@ -128,9 +149,18 @@ class DeliveryWorker:
             (LOG_RECEIVER, LogSender(self._clock), LOG_LANE_CONCURRENCY, 1.0)
         ]
         for r in rules.receivers:
-            sender = HttpSender(
+            sender: HttpSender = HttpSender(
                 session, r, secrets[r.name], external_url=cfg.external_url, clock=self._clock
             )
+            if r.format == "alertmanager":
+                sender = AlertmanagerSender(
+                    session,
+                    r,
+                    secrets[r.name],
+                    self._alerts,
+                    external_url=cfg.external_url,
+                    clock=self._clock,
+                )
             senders.append((r.name, sender, r.max_concurrency, r.timeout))
         return {
             name: Lane(
@@ -142,9 +172,14 @@ class DeliveryWorker:
                 lease_seconds=timeout + cfg.lease_margin_seconds,
                 poll_seconds=cfg.poll_seconds,
                 clock=self._clock,
+                pacing=self._pacing(name, sender.format),
             )
             for name, sender, limit, timeout in senders
         }
+
+    def _pacing(self, receiver: str, format: str) -> Pacing | None:
+        gap = PACED_FORMATS.get(format)
+        return None if gap is None else Pacing(Pace(self._scripts, receiver), gap)
 
     def loops(self, stop: asyncio.Event) -> dict[str, LoopFactory]:
         """Admission, the gauges and one loop per lane, by name, for a Supervisor."""
@@ -153,6 +188,7 @@ class DeliveryWorker:
             "deliveries-wake": lambda: self._wake_on_stop(stop),
             "deliveries-dead-gauge": lambda: self._report_dead(stop),
             "deliveries-pending": lambda: report_pending([self.consumer], self._metrics, stop),
+            "alerts-resend": lambda: self.resender.run(stop),
         }
         for name, lane in self.lanes.items():
             # Receiver names come from the rules file: a small, bounded label set.

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from service.models.firing import Severity
 from service.models.ident import DEFAULT_PROVIDER
 from service.providers.config import (
     ENV_NAME,
@@ -137,6 +138,7 @@ class Rule(StrictModel):
     do: list[Action] = Field(min_length=1)
     cooldown: Duration | None = None  # after firing, ignore this rule for the job this long
     dry_run: bool = False  # record and notify what it would do; call nothing upstream
+    severity: Severity = "warning"  # how receivers rank its firings (SPEC §5, §6)
 
     @field_validator("name")
     @classmethod

@@ -57,6 +57,7 @@ def build_firing(
         best=verdict.best,
         best_step=verdict.best_step,
         dry_run=rule.dry_run,
+        severity=rule.severity,
         event_id=event.event_id if event else None,
         event_created_at=event.created_at if event else None,
         fired_at=fired_at,

@@ -1,7 +1,8 @@
-"""Resolve notices: a rule's open incident ends when its job is resumed or finishes (pure).
+"""Resolve notices: a rule's open incident ends when its job is resumed or finishes, or
+when its condition cleared (the rule re-armed) (pure).
 
 PagerDuty and Alertmanager receivers keep an incident open per job and rule until told
-otherwise; standard and Slack receivers drop these notices (workers/notify).
+otherwise; Slack posts the notice as a message; standard receivers drop it (workers/notify).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def resolve_reason(event: EventFacts) -> str | None:
     return None
 
 
+def cleared(previous: RuleState | None, state: RuleState | None) -> str | None:
+    """`condition cleared` when this event re-armed a rule that had fired, else None."""
+    if previous is None or state is None or previous.armed or not state.armed:
+        return None
+    return "condition cleared"
+
+
 def _status_of(value: object) -> Status:
     return recorded(value if isinstance(value, str) else None)
 
@@ -51,6 +59,7 @@ def resolve_notices(
         reason=f"resolved: {reason}",
         fired_at=now,
         resolved=True,
+        severity=rule.severity,
         event_id=event.event_id,
         event_created_at=event.created_at,
     )

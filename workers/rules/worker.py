@@ -25,7 +25,7 @@ from workers.rules.engine import evaluate
 from workers.rules.firings import facts_of_event
 from workers.rules.fold import JobFold, fold_job, job_entries
 from workers.rules.plan import Decision, Trigger, decide_rules
-from workers.rules.resolve import resolve_notices, resolve_reason
+from workers.rules.resolve import cleared, resolve_notices, resolve_reason
 from workers.rules.view import HeldViews, RulesView, view_of
 from workers.stream.consumer import Disposition, Entry, Failed, Fields, Outcome
 
@@ -139,10 +139,11 @@ class RuleWorker:
             self._rules.rules, view, lambda rule, prev: evaluate(rule, prev, event, now), trigger
         )
         reason = resolve_reason(event)
-        if reason is not None:
-            for rule in self._rules.rules:
-                previous = view.state(rule.name)
-                decision.deliveries += resolve_notices(rule, previous, event, reason, now)
+        for rule in self._rules.rules:
+            previous = view.state(rule.name)
+            why = reason or cleared(previous, decision.states.get(rule.name))
+            if why is not None:
+                decision.deliveries += resolve_notices(rule, previous, event, why, now)
         return decision
 
 

@@ -63,10 +63,7 @@ def test_non_finite_values_render_as_strings() -> None:
     data = render_json("standard", firing)["data"]
     assert data["values"] == {"train_loss": "NaN", "up": "Infinity", "down": "-Infinity"}
     assert data["best"]["value"] == "NaN"
-    assert (
-        "train_loss=NaN"
-        in render_json("alertmanager", firing)["alerts"][0]["annotations"]["description"]
-    )
+    assert "train_loss=NaN" in render_json("alertmanager", firing)[0]["annotations"]["description"]
 
 
 def test_a_lone_surrogate_in_metadata_still_renders() -> None:
@@ -131,5 +128,5 @@ def test_rendering_never_crashes_and_is_always_valid_json(
             format, firing, now=FIRED_AT, external_url=external_url, routing_key=ROUTING_KEY
         )
         body = strict_loads(rendered.body)
-        assert isinstance(body, dict)
+        assert isinstance(body, list if format == "alertmanager" else dict)
         assert sign("whsec_dGVzdA==", "msg_1", 1, rendered.body)["webhook-signature"]

@@ -1,10 +1,11 @@
-"""The `slack` message: the same facts in Block Kit, escaped as Slack requires."""
+"""The `slack` message: Block Kit that slack_sdk accepts, escaped as Slack requires."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from service.models.firing import ActionResult, JobFacts
+from tests.notify.judges import slack_problems
 from tests.notify.samples import CHECKPOINT, EXTERNAL_URL, REASON, plateau_firing, render_json
 from workers.notify.payloads.slack import TEXT_MAX, clip_escaped, escape
 
@@ -21,38 +22,48 @@ def _mrkdwn_texts(message: dict[str, Any]) -> list[str]:
     return texts
 
 
-def test_blocks_are_header_job_fields_details_and_actions() -> None:
+def test_blocks_are_header_reason_and_figures_context_and_link() -> None:
     message = render_json("slack")
-    assert [b["type"] for b in message["blocks"]] == ["header", "section", "section", "context"]
-    header, fields, details, context = message["blocks"]
-    assert header["text"] == {
-        "type": "plain_text",
-        "text": "Rule reward-plateau fired on ftjob-abc123",
-    }
-    assert [f["text"] for f in fields["fields"]] == [
-        f"*Job*\n<{EXTERNAL_URL}/v1/jobs/openai:ftjob-abc123|ftjob-abc123>",
-        "*Model*\no4-mini-2025-04-16",
-        "*Method*\nreinforcement",
+    assert slack_problems(message) == []
+    assert [b["type"] for b in message["blocks"]] == ["header", "section", "context", "section"]
+    header, section, context, link = message["blocks"]
+    assert header["text"]["text"] == "Rule reward-plateau fired on ftjob-abc123"
+    assert section["text"]["text"] == REASON
+    assert [f["text"] for f in section["fields"]] == [
+        "*Values*\nbest=0.615, valid_reward_mean=0.612",
+        "*Best*\n0.615 at step 37",
+        f"*Checkpoint*\n{CHECKPOINT}",
         "*Step*\n40",
         "*Status*\nrunning",
+        "*Actions*\npause ok, notify ops queued",
     ]
-    assert details["text"]["text"].splitlines() == [
-        REASON,
-        "*Values:* best=0.615, valid_reward_mean=0.612",
-        f"*Best:* 0.615 at step 37, checkpoint {CHECKPOINT}",
+    assert [e["text"] for e in context["elements"]] == [
+        "provider *openai*",
+        "job *ftjob-abc123*",
+        "rule *reward-plateau*",
+        "model *o4-mini-2025-04-16*",
+        "method *reinforcement*",
     ]
-    assert context["elements"] == [{"type": "mrkdwn", "text": "Done: pause ok, notify ops queued"}]
-    assert message["text"] == f"Rule reward-plateau fired on ftjob-abc123: {REASON}"
+    url = f"{EXTERNAL_URL}/v1/jobs/openai:ftjob-abc123"
+    assert link["text"]["text"] == f"<{url}|Open ftjob-abc123 in ftwatch>"
+    assert message["text"] == (
+        f"Rule reward-plateau fired on ftjob-abc123: {REASON}; best checkpoint {CHECKPOINT}"
+    )
 
 
-def test_job_is_plain_text_without_an_external_url_and_unknowns_say_so() -> None:
-    firing = plateau_firing(job=JobFacts(id="ftjob-x"))
-    fields = render_json("slack", firing, external_url=None)["blocks"][1]["fields"]
-    assert [f["text"] for f in fields] == [
-        "*Job*\nftjob-x",
-        "*Model*\nunknown",
-        "*Method*\nunknown",
-        "*Step*\nunknown",
+def test_without_an_external_url_there_is_no_link_and_unknowns_are_left_out() -> None:
+    firing = plateau_firing(
+        job=JobFacts(id="ftjob-x"), values={}, best=None, best_step=None, checkpoint=None
+    )
+    message = render_json("slack", firing, external_url=None)
+    assert slack_problems(message) == []
+    assert [b["type"] for b in message["blocks"]] == ["header", "section", "context"]
+    fields = message["blocks"][1]["fields"]
+    assert [f["text"] for f in fields] == ["*Actions*\npause ok, notify ops queued"]
+    assert [e["text"] for e in message["blocks"][2]["elements"]] == [
+        "provider *openai*",
+        "job *ftjob-x*",
+        "rule *reward-plateau*",
     ]
 
 
@@ -63,7 +74,7 @@ def test_user_text_cannot_mention_or_link() -> None:
         job=JobFacts(id="ftjob-<b>", model="m&m", method="<dpo>", metadata={"x": hostile}),
         actions=[ActionResult(action="pause", outcome="failed", detail="<500 & down>")],
     )
-    message = render_json("slack", firing, external_url=None)
+    message = render_json("slack", firing)
     texts = _mrkdwn_texts(message)
     for text in texts:
         assert "<!channel>" not in text
@@ -71,9 +82,10 @@ def test_user_text_cannot_mention_or_link() -> None:
     joined = "\n".join(texts)
     assert escape(hostile) in joined
     assert "&lt;!channel&gt; grader &amp; co said" in joined
-    assert "*Job*\nftjob-&lt;b&gt;" in joined
-    assert "*Model*\nm&amp;m" in joined
+    assert "job *ftjob-&lt;b&gt;*" in joined
+    assert "model *m&amp;m*" in joined
     assert "pause failed (&lt;500 &amp; down&gt;)" in joined
+    assert "|Open ftjob-&lt;b&gt; in ftwatch>" in joined
 
 
 def test_plain_text_header_is_not_escaped() -> None:
@@ -84,15 +96,17 @@ def test_plain_text_header_is_not_escaped() -> None:
 
 
 def test_long_texts_fit_slack_limits_without_a_broken_entity() -> None:
-    firing = plateau_firing(reason="&" * 5000, rule="r" * 400)
+    firing = plateau_firing(
+        reason="&" * 5000, rule="r" * 400, job=JobFacts(id="j" * 3000), checkpoint="c" * 3000
+    )
     message = render_json("slack", firing)
-    header, _, details, context = message["blocks"]
+    assert slack_problems(message) == []
+    header, section, _ = message["blocks"]  # a link past 3000 chars is left out
     assert len(header["text"]["text"]) <= 150
-    for text in [*_mrkdwn_texts(message)]:
+    for text in _mrkdwn_texts(message):
         assert 1 <= len(text) <= TEXT_MAX
-    assert details["text"]["text"].endswith("&amp;…")
-    assert message["text"].endswith("&amp;…")
-    assert context["elements"][0]["text"].startswith("Done: ")
+    assert section["text"]["text"].endswith("&amp;…")
+    assert message["text"].endswith("…")
 
 
 def test_clip_escaped_never_splits_an_entity() -> None:
@@ -103,6 +117,16 @@ def test_clip_escaped_never_splits_an_entity() -> None:
         assert body.count("&") == body.count(";")
 
 
-def test_resolve_variant_says_resolved() -> None:
-    message = render_json("slack", plateau_firing(resolved=True, reason="job resumed"))
+def test_a_resolve_is_a_message_of_its_own_that_says_resolved() -> None:
+    message = render_json("slack", plateau_firing(resolved=True, reason="resolved: job resumed"))
+    assert slack_problems(message) == []
     assert message["blocks"][0]["text"]["text"] == "Resolved: reward-plateau on ftjob-abc123"
+    assert message["blocks"][1]["text"]["text"] == "resolved: job resumed"
+
+
+def test_a_long_job_id_keeps_its_link_with_a_clipped_label() -> None:
+    message = render_json("slack", plateau_firing(job=JobFacts(id="j" * 1000)))
+    assert slack_problems(message) == []
+    link = message["blocks"][3]["text"]["text"]
+    assert link.startswith(f"<{EXTERNAL_URL}/v1/jobs/openai:{'j' * 1000}|Open jjj")
+    assert link.endswith("… in ftwatch>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from service.models.firing import Firing
 from workers.notify.payloads import alertmanager, pagerduty, slack, standard
@@ -14,15 +14,14 @@ from workers.notify.payloads.encoding import encode
 
 JSON: Final = "application/json"
 
-_BUILDERS: Final[Mapping[str, Callable[[Firing, RenderContext], dict[str, Any]]]] = (
-    MappingProxyType(
-        {
-            "standard": standard.build,
-            "slack": slack.build,
-            "alertmanager": alertmanager.build,
-            "pagerduty": pagerduty.build,
-        }
-    )
+# A body is a JSON object, or (alertmanager) an array of alerts.
+_BUILDERS: Final[Mapping[str, Callable[[Firing, RenderContext], object]]] = MappingProxyType(
+    {
+        "standard": standard.build,
+        "slack": slack.build,
+        "alertmanager": alertmanager.build,
+        "pagerduty": pagerduty.build,
+    }
 )
 FORMATS: Final = tuple(_BUILDERS)
 
@@ -34,6 +33,7 @@ class RenderedPayload:
     body: bytes
     content_type: str = JSON
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""  # appended to the receiver's URL (PagerDuty's is the events base)
 
 
 def render(
@@ -52,7 +52,13 @@ def render(
     ctx = RenderContext(
         now=now, external_url=external_url, receiver=receiver, routing_key=routing_key
     )
-    return RenderedPayload(body=encode(builder(firing, ctx)))
+    where = pagerduty.path(firing) if format == "pagerduty" else ""
+    return RenderedPayload(body=encode(builder(firing, ctx)), path=where)
 
 
-__all__ = ["FORMATS", "RenderContext", "RenderedPayload", "render"]
+def error_detail(format: str, body: str) -> str | None:
+    """The receiver's own explanation in an error body, when its format has one."""
+    return pagerduty.error_message(body) if format == "pagerduty" else None
+
+
+__all__ = ["FORMATS", "RenderContext", "RenderedPayload", "error_detail", "render"]

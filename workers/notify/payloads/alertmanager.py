@@ -1,14 +1,24 @@
-"""The `alertmanager` format: Alertmanager's webhook payload, version 4, with one alert."""
+"""The `alertmanager` format: ftwatch as an alert producer, `POST {url}/api/v2/alerts`.
+
+The body is a JSON array of Alertmanager's `postableAlert`. The labels are the alert's
+identity (the same for a firing, its re-sends and its resolve); what changes between
+them (values, step, best checkpoint, actions) is in the annotations.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from service.models.firing import Firing
-from workers.notify.message import description, headline, severity
+from workers.notify.message import description, headline
 from workers.notify.payloads.context import RenderContext
-from workers.notify.payloads.encoding import EPOCH, ZERO_TIME, iso_time, job_url
+from workers.notify.payloads.encoding import iso_time, job_url
 
+API_PATH = "/api/v2/alerts"
+DEFAULT_SEVERITY = "warning"
+# A firing's explicit `endsAt` lies this far ahead, as Prometheus does (4 times its re-send
+# interval): three missed re-sends in a row, and only then Alertmanager resolves it.
+FIRING_VALIDITY = 240.0
 # prometheus/common model.LabelSet.Fingerprint: FNV-1a 64 over sorted names and values,
 # each followed by a 0xFF separator byte; matching it lets tooling correlate alerts.
 _FNV_OFFSET = 14695981039346656037
@@ -29,59 +39,38 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 
 def labels_of(firing: Firing) -> dict[str, str]:
-    """The alert's identity: the same for a firing and its resolve, unknown parts left out."""
+    """The alert's identity (SPEC §6); empty values are left out, as Alertmanager drops them."""
     job = firing.job
     labels = {
         "alertname": firing.rule,
+        "rule": firing.rule,
         "provider": job.provider,
         "job_id": job.id,
-        "rule": firing.rule,
-        "severity": severity(firing),
+        "severity": firing.severity or DEFAULT_SEVERITY,
     }
-    if job.model:
-        labels["model"] = job.model
-    if job.method:
-        labels["method"] = job.method
-    return labels
+    return {name: value for name, value in labels.items() if value}
 
 
-def _quote(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def _group_key(group: dict[str, str]) -> str:
-    matchers = ", ".join(f"{name}={_quote(value)}" for name, value in sorted(group.items()))
-    return "{}:{" + matchers + "}"
-
-
-def build(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
-    """The webhook body; `receiver` is the ftwatch receiver's name."""
-    status = "resolved" if firing.resolved else "firing"
-    labels = labels_of(firing)
-    annotations = {"summary": headline(firing), "description": description(firing)}
-    fired_at = iso_time(firing.fired_at) or EPOCH
-    alert = {
-        "status": status,
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": fired_at,
-        # A resolve notice is sent when the condition cleared, so that moment ends it.
-        "endsAt": fired_at if firing.resolved else ZERO_TIME,
-        "generatorURL": job_url(ctx.external_url, firing.job.key) or "",
-        "fingerprint": fingerprint(labels),
+def alert_of(firing: Firing, ctx: RenderContext) -> dict[str, Any]:
+    """The alert without `endsAt`: what a re-send repeats (service/store/active_alerts.py)."""
+    alert: dict[str, Any] = {
+        "labels": labels_of(firing),
+        "annotations": {"summary": headline(firing), "description": description(firing)},
+        "startsAt": iso_time(firing.fired_at) or iso_time(ctx.now),
     }
-    group = {"alertname": firing.rule, "provider": firing.job.provider, "job_id": firing.job.id}
-    return {
-        "version": "4",
-        "groupKey": _group_key(group),
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": ctx.receiver,
-        "groupLabels": group,
-        # One alert per message: all its labels and annotations are common.
-        "commonLabels": dict(labels),
-        "commonAnnotations": dict(annotations),
-        "externalURL": ctx.external_url or "",
-        "alerts": [alert],
-    }
+    url = job_url(ctx.external_url, firing.job.key)
+    if url:  # a non-URI generatorURL is refused (422): better none
+        alert["generatorURL"] = url
+    return alert
+
+
+def ends_at(firing: Firing, now: float) -> float:
+    """When the alert ends: at the resolve notice, else a while after `now` (see above)."""
+    return firing.fired_at if firing.resolved else now + FIRING_VALIDITY
+
+
+def build(firing: Firing, ctx: RenderContext) -> list[dict[str, Any]]:
+    """The body of one firing or resolve: an array with its one alert."""
+    alert = alert_of(firing, ctx)
+    alert["endsAt"] = iso_time(ends_at(firing, ctx.now))
+    return [alert]
