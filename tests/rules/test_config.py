@@ -259,3 +259,11 @@ def test_openais_older_status_names_are_mapped_on_load() -> None:
     first, second = parse_rules(doc).rules
     assert first.when.status == ["validating", "queued", "succeeded"]  # type: ignore[union-attr]
     assert second.when.stalled.statuses == ["queued"]  # type: ignore[union-attr]
+
+
+def test_severity_is_optional_and_one_of_four() -> None:
+    assert parse_rules({"rules": [one_rule()]}).rules[0].severity == "warning"
+    assert parse_rules({"rules": [one_rule(severity="critical")]}).rules[0].severity == "critical"
+    [error] = errors_of({"rules": [one_rule(severity="fatal")]})
+    assert error.startswith("rules[0].severity:"), error
+    assert "'critical', 'error', 'warning' or 'info'" in error
