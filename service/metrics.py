@@ -75,6 +75,12 @@ class Metrics:
             ["action", "outcome"],
             registry=r,
         )
+        # Every outcome the executor records starts at 0: a series that first appears at 1
+        # has no increase() until it moves again, so the dashboard's action annotations
+        # would miss each first action of a kind.
+        for action in ("pause", "resume", "cancel"):
+            for outcome in ("ok", "already", "failed", "skipped", "unsupported"):
+                self.actions.labels(action, outcome)
         self.webhook_deliveries = Counter(
             "ftwatch_webhook_deliveries_total",
             "Webhook delivery outcomes: ok, retry, dead, skipped, duplicate.",

@@ -191,3 +191,36 @@ def test_provisioning_file_points_at_the_dashboard() -> None:
     assert provider["apiVersion"] == 1
     assert provider["providers"][0]["type"] == "file"
     assert dashboard()["uid"] == "ftwatch-overview"
+
+
+def annotation_queries() -> list[dict[str, Any]]:
+    """The dashboard's Prometheus annotations (the built-in one is Grafana's own)."""
+    return [a for a in dashboard()["annotations"]["list"] if a.get("datasource") == DATASOURCE]
+
+
+def job_panel_ids() -> set[int]:
+    """The panels under the "Training curves" row that draw over time."""
+    ids: set[int] = set()
+    in_row = False
+    for panel in dashboard()["panels"]:
+        if panel["type"] == "row":
+            in_row = panel["title"] == "Training curves"
+        elif in_row and panel["type"] == "timeseries":
+            ids.add(panel["id"])
+    return ids
+
+
+def test_firings_and_actions_are_annotated_on_the_job_panels() -> None:
+    queries = {a["name"]: a for a in annotation_queries()}
+    assert set(queries) == {"Rule firings", "Actions"}
+    assert "ftwatch_rule_firings_total" in queries["Rule firings"]["expr"]
+    assert "ftwatch_actions_total" in queries["Actions"]["expr"]
+    allowed = exported_names()
+    for annotation in queries.values():
+        assert annotation["enable"] and not annotation["hide"]
+        assert metric_names(annotation["expr"]) <= allowed, annotation["expr"]
+        assert "[$__rate_interval]" in annotation["expr"]
+        assert annotation["filter"] == {"exclude": False, "ids": sorted(job_panel_ids())}
+        # Each label the title names is one the query keeps.
+        for label in re.findall(r"\{\{(\w+)\}\}", annotation["titleFormat"]):
+            assert f"by ({label}" in annotation["expr"] or f", {label})" in annotation["expr"]

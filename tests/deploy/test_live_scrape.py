@@ -122,6 +122,7 @@ def sink() -> web.Application:
     app = web.Application()
     app.router.add_post("/ok", ok)
     app.router.add_post("/gone", gone)
+    app.router.add_post("/gone/api/v2/alerts", gone)  # where the alertmanager format posts
     return app
 
 
@@ -288,6 +289,23 @@ async def test_every_panel_query_returns_data(stack: Stack, expr: str) -> None:
     series = await stack.query_range(substitute(expr))
     values = [float(v) for s in series for _, v in s["values"]]
     assert any(math.isfinite(v) for v in values), f"no data for {expr}"
+
+
+ANNOTATIONS = [
+    pytest.param(a["expr"], id=f"annotation/{a['name']}")
+    for a in dashboard()["annotations"]["list"]
+    if "expr" in a
+]
+
+
+@pytest.mark.parametrize("expr", ANNOTATIONS)
+async def test_annotation_queries_mark_the_recorded_firings_and_actions(
+    stack: Stack, expr: str
+) -> None:
+    # The demo paused and cancelled jobs: each annotation query has points to mark.
+    series = await stack.query_range(substitute(expr))
+    assert any(float(v) > 0 for s in series for _, v in s["values"]), f"no marks from {expr}"
+    assert all(s["metric"] for s in series)  # a title label for every mark
 
 
 @pytest.mark.parametrize("name", ["job_id", "rule"])

@@ -214,3 +214,22 @@ rules:
     assert len(notices) == 2  # the firing, then its resolve notice
     assert '"resolved":true' in notices[1]
     assert "job resumed" in notices[1]
+
+
+async def test_a_condition_that_clears_resolves_the_open_incident(
+    redis: aioredis.Redis,
+) -> None:
+    rules = parse_rules_text("""
+rules:
+  - name: divergence
+    severity: critical
+    when: {threshold: {metric: train_loss, above: 5}}
+    do: [{notify: log}]
+""")
+    worker = RuleWorker(rules, RuleStateStore(redis, Scripts(redis), group="rules"), Metrics())
+    batch = [Entry("1-0", entry(1, 9.0)), Entry("2-0", entry(2, 1.0)), Entry("3-0", entry(3, 1.0))]
+    assert await worker.handle_batch(batch) == [Disposition.ACKED] * 3
+    notices = [fields["f"] for _, fields in await xrange(redis, keys.DELIVERIES_STREAM)]
+    assert len(notices) == 2  # the firing, then one resolve when the loss fell back
+    assert '"resolved":true' in notices[1] and "condition cleared" in notices[1]
+    assert all('"severity":"critical"' in notice for notice in notices)

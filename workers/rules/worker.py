@@ -47,6 +47,8 @@ class RuleWorker:
         self._metrics = metrics
         self._clock = clock
         self._held = HeldViews()
+        for rule in rules.rules:  # from 0, so the first firing shows in increase() too
+            metrics.rule_firings.labels(rule.name)
 
     async def handle_batch(self, entries: Sequence[Entry]) -> list[Outcome]:
         """Consumer handler: an entry is ACKED once its decision is committed with its ack."""
