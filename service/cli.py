@@ -14,7 +14,7 @@ from service import config_check
 from service.logsetup import configure_logging
 from service.settings import Settings, environment
 
-SIM_FLAVORS = ("openai", "azure", "azure-v1")
+SIM_FLAVORS = ("openai", "azure", "azure-v1", "together")
 
 
 def _parser() -> argparse.ArgumentParser:
