@@ -11,7 +11,11 @@ from workers.rules.errors import RulesError
 from workers.rules.loading import parse_rules_text
 
 # The simulator flavors that fake each kind (SPEC §4.4).
-FLAVORS_OF = {"openai": {"openai"}, "azure_openai": {"azure", "azure-v1"}}
+FLAVORS_OF = {
+    "openai": {"openai"},
+    "azure_openai": {"azure", "azure-v1"},
+    "together": {"together"},
+}
 RULE = "rules: [{name: r, when: {stalled: {for: 1m}}, do: [{notify: log}]}]\n"
 
 
@@ -30,7 +34,7 @@ def test_bad_providers_are_located_errors() -> None:
   - {name: ingest, kind: openai}
   - {name: az, kind: azure_openai, endpoint: "not a url"}
   - {name: az, kind: azure_openai}
-  - {name: x, kind: together}
+  - {name: x, kind: mistral}
 """
     with pytest.raises(RulesError) as caught:
         parse_rules_text(text + RULE)
@@ -38,7 +42,7 @@ def test_bad_providers_are_located_errors() -> None:
     assert "providers[0].name: 'ingest' is the built-in provider of ingested jobs" in errors
     assert "providers[1].endpoint: must be an http:// or https:// URL with a host" in errors
     assert "providers[2]: give exactly one of endpoint or endpoint_env" in errors
-    assert any(e.startswith("providers[3]: ") and "'together'" in e for e in errors)
+    assert any(e.startswith("providers[3]: ") and "'mistral'" in e for e in errors)
 
 
 def test_duplicate_names_are_refused() -> None:
