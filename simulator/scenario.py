@@ -122,7 +122,7 @@ class JobSpec(_Strict):
         if self.early_stop_at is None:
             return self
         if self.final_status != "succeeded" or self.early_stop_at > self.total_steps:
-            raise ValueError("early_stop_at needs final_status succeeded and <= total_steps")
+            raise ValueError("early_stop_at: needs final_status succeeded and at most total_steps")
         return self
 
     @property

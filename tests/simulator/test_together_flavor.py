@@ -17,6 +17,7 @@ from simulator.presets import (
     TOGETHER_SFT_EARLY_STOP,
     together_scenario,
 )
+from simulator.scenario import ScenarioError, parse_scenario
 from tests.simulator.conftest import Sim, StartSim
 
 KEY = "together-test-key"
@@ -135,3 +136,13 @@ async def test_a_429_says_retry_after_and_the_rate_limit_headers(sim: Sim) -> No
     headers = caught.value.response.headers
     assert headers["retry-after"] == "3" and headers["x-ratelimit-reset"] == "3"
     assert (headers["x-ratelimit-remaining"], headers["x-ratelimit-limit"]) == ("0", "60")
+
+
+def test_an_early_stop_needs_a_job_that_succeeds_within_its_steps() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"jobs": [{"id": "ft-x", "final_status": "failed", "early_stop_at": 3}]})
+    assert "jobs[0].early_stop_at: needs final_status succeeded" in str(caught.value)
+    with pytest.raises(ScenarioError):
+        parse_scenario({"jobs": [{"id": "ft-x", "total_steps": 5, "early_stop_at": 9}]})
+    job = parse_scenario({"jobs": [{"id": "ft-x", "total_steps": 9, "early_stop_at": 4}]}).jobs[0]
+    assert job.stop_step == 4
