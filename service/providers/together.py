@@ -118,14 +118,15 @@ class Together:
     async def new_events(self, job_id: str, cursor: str | None, last_new: int | None) -> NewEvents:
         """Unseen events, then unseen metrics rows; the cursor is the pair of positions."""
         at = wire.decode_cursor(cursor)
-        listed = await self._get(
-            "list_events", _path(job_id, "/events"), lambda p: p, job_id=job_id
-        )
+        events_path = _path(job_id, "/events")
+        listed = await self._get("list_events", events_path, wire.events_listing, job_id=job_id)
         events = wire.new_events(listed, at)
         params = {"global_step_from": str(max(at.step, 0))}
         params["global_step_to"] = str(max(at.step, 0) + METRIC_STEPS)
         path = _path(job_id, "/metrics")
-        rows = await self._get("list_metrics", path, lambda p: p, job_id=job_id, params=params)
+        rows = await self._get(
+            "list_metrics", path, wire.metrics_listing, job_id=job_id, params=params
+        )
         metrics = wire.new_metrics(rows, events.cursor, self._clock())
         return NewEvents(
             events=events.events + metrics.events,

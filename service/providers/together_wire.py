@@ -246,6 +246,13 @@ def new_events(payload: Any, cursor: Cursor) -> Seen:
     return Seen(fresh, rejected, moved)
 
 
+def events_listing(payload: Any) -> Any:
+    """The events answer as it came, once its envelope is known good (else ValueError,
+    which the client reports as a malformed body and retries)."""
+    _data(payload)
+    return payload
+
+
 # -- metrics -----------------------------------------------------------------------------
 def flat_name(key: str) -> str | None:
     """`train/loss` → `train_loss`, `eval/loss` → `valid_loss` (SPEC §4.2); others None."""
@@ -307,6 +314,12 @@ def _rows(payload: Any) -> Iterable[Any]:
     if isinstance(payload, dict) and payload.get("metrics") is None:
         return []
     return _data(payload, "metrics")
+
+
+def metrics_listing(payload: Any) -> Any:
+    """The metrics answer as it came, once its envelope is known good (else ValueError)."""
+    _rows(payload)
+    return payload
 
 
 def _metrics_event(row: Mapping[str, Any], step: int, key: str, now: float) -> JobEvent:

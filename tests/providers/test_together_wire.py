@@ -182,3 +182,11 @@ def test_checkpoints_are_named_as_togethers_cli_names_them() -> None:
         },
     )
     assert [(c.id, c.step_number) for c in found] == [("ft-1", 300), ("ft-1:100", 100)]
+
+
+def test_a_broken_envelope_is_a_value_error_the_client_reports_as_malformed() -> None:
+    with pytest.raises(ValueError, match="`data` list"):
+        wire.events_listing({"error": "proxy page"})
+    with pytest.raises(ValueError, match="`metrics` list"):
+        wire.metrics_listing({"metrics": "none"})
+    assert wire.metrics_listing({}) == {}  # no points yet
