@@ -3,6 +3,7 @@ one listing per sweep, Together's own fields, checkpoint names, cancel as the on
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -133,3 +134,15 @@ def test_unset_together_key_is_named() -> None:
     assert check_env([spec], {}) == [
         "providers[0].api_key_env: environment variable TOGETHER_API_KEY is not set"
     ]
+
+
+async def test_a_429_holds_the_client_for_its_retry_after_then_the_call_succeeds(
+    rig: Rig,
+) -> None:
+    faults = rig.platform.scenario.faults
+    faults.rate_429 = 0.5  # drawn from the injector's seeded RNG: the same 429s every run
+    started = time.monotonic()
+    for _ in range(3):
+        assert (await rig.provider.get_job(LONG)).id == LONG
+    assert rig.provider.client.throttle.blocked_until > started  # a 429 held the client
+    assert time.monotonic() - started >= faults.retry_after_s  # ... as long as it asked
