@@ -55,17 +55,20 @@ async def _perform(
 
 @routes.post("/v1/jobs/{job_id}/pause", "Pause a job", auth=True, responses=_RESPONSES)
 async def pause_job(request: web.Request, job_id: JobId) -> ManualResult:
-    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    """`result.outcome` says what came of it: ok, already, skipped, failed or unsupported
+    (the job's provider has no such action; the detail says why)."""
     return await _perform(request, job_id, "pause")
 
 
 @routes.post("/v1/jobs/{job_id}/resume", "Resume a paused job", auth=True, responses=_RESPONSES)
 async def resume_job(request: web.Request, job_id: JobId) -> ManualResult:
-    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    """`result.outcome` says what came of it: ok, already, skipped, failed or unsupported
+    (the job's provider has no such action; the detail says why)."""
     return await _perform(request, job_id, "resume")
 
 
 @routes.post("/v1/jobs/{job_id}/cancel", "Cancel a job", auth=True, responses=_RESPONSES)
 async def cancel_job(request: web.Request, job_id: JobId) -> ManualResult:
-    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    """`result.outcome` says what came of it: ok, already, skipped, failed or unsupported
+    (the job's provider has no such action; the detail says why)."""
     return await _perform(request, job_id, "cancel")

@@ -199,8 +199,11 @@ class ActionExecutor:
             "action_done",
             action=task.action,
             outcome=result.outcome,
-            detail=result.detail,
+            provider=task.firing.job.provider,
+            job_id=task.firing.job.id,
             rule=task.firing.rule,
+            reason=task.firing.reason,
+            **({"detail": result.detail} if result.detail else {}),
         )
         if failed:
             for receiver in task.notify:
