@@ -16,6 +16,7 @@ VARIABLES: dict[str, str] = {
     "FTWATCH_HOST": "HTTP listen address (default 0.0.0.0)",
     "FTWATCH_PORT": "HTTP listen port (default 8080)",
     "FTWATCH_API_TOKEN": "bearer token of the mutating endpoints (unset: they answer 403)",
+    "FTWATCH_INGEST_TOKEN": "bearer token a trainer holds: ingest and its own decisions only",
     "FTWATCH_POLL_INTERVAL": "seconds between polls of a running job (default 10)",
     "FTWATCH_JOBS": "comma-separated job ids to watch (unset: every job the key lists)",
     "FTWATCH_WEBHOOK_SECRET": "whsec_… secret of inbound OpenAI webhooks (unset: off)",

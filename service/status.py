@@ -2,7 +2,8 @@
 against a remote deployment as well as a local one).
 
 Jobs by provider and status, the latest figures of each live job, rules one evaluation
-from firing, and the newest actions. Reads only; the token is sent when it is set.
+from firing, decisions a trainer has not acknowledged, and the newest actions. Reads only;
+the token is sent when it is set.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def render(snapshot: Snapshot) -> str:
         _counts(snapshot.jobs),
         _live(snapshot.jobs),
         _near(snapshot.jobs, snapshot.rules),
+        _decisions(snapshot.jobs),
         _recent(snapshot.actions),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"
@@ -127,6 +129,20 @@ def _near(jobs: list[dict[str, Any]], rules: list[dict[str, Any]]) -> str:
                 key = f"{job.get('provider')}:{job.get('job_id')}"
                 lines.append(f"  {name} on {key}: {detector['wait']} of {limit} evaluations")
     return "\n".join(["About to fire:", *lines]) if lines else ""
+
+
+def _decisions(jobs: list[dict[str, Any]]) -> str:
+    """Decisions a self-hosted trainer has not acknowledged yet."""
+    lines = []
+    for job in jobs:
+        for decision in job.get("decisions") or []:
+            if decision.get("ack") is None:
+                key = f"{job.get('provider')}:{job.get('job_id')}"
+                what = f"{decision.get('action')} ({decision.get('rule')})"
+                lines.append(f"  {key}  {what}  {decision.get('id')}: {decision.get('reason')}")
+    return (
+        "\n".join(["Pending decisions (not acknowledged by the trainer):", *lines]) if lines else ""
+    )
 
 
 def _recent(entries: list[dict[str, Any]]) -> str:

@@ -1,7 +1,8 @@
 """POST /v1/jobs/{job_id}/pause|resume|cancel: manual control, recorded as done by the API.
 
 The action executor records each one in the audit log (`rule: api`, `kind: manual`);
-for ingested jobs there is no upstream to call, so the action is recorded only.
+for ingested jobs there is no upstream to call: a pause or cancel becomes a decision for
+the trainer (api/decisions.py), a resume is unsupported.
 """
 
 from __future__ import annotations

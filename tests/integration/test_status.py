@@ -56,7 +56,16 @@ def test_a_plateau_rule_one_evaluation_from_firing_is_shown() -> None:
         "rules": {"loss-plateau": {"armed": True, "detector": {"kind": "plateau", "wait": 4}}},
     }
     rules = [{"name": "loss-plateau", "when": {"plateau": {"metric": "valid_loss", "patience": 5}}}]
-    text = render(Snapshot(jobs=[job], rules=rules, actions=[]))
+    waiting = {
+        "id": "dec_1",
+        "action": "pause",
+        "rule": "loss-plateau",
+        "reason": "flat",
+        "ack": None,
+    }
+    trainer = {"provider": "ingest", "job_id": "run-7", "status": "running", "decisions": [waiting]}
+    text = render(Snapshot(jobs=[job, trainer], rules=rules, actions=[]))
     assert "  together:ft-1  running step 30/100  valid_loss=0.4123" in text
     assert "About to fire:\n  loss-plateau on together:ft-1: 4 of 5 evaluations" in text
+    assert "  ingest:run-7  pause (loss-plateau)  dec_1: flat" in text
     assert text.endswith("No actions yet.\n")
