@@ -17,7 +17,7 @@ from service.cli_help import epilog
 from service.logsetup import configure_logging
 from service.settings import Settings, environment
 
-SIM_FLAVORS = ("openai", "azure", "azure-v1")
+SIM_FLAVORS = ("openai", "azure", "azure-v1", "together")
 
 
 def _command(sub: Any, name: str, text: str, env: str | None = None) -> argparse.ArgumentParser:

@@ -12,14 +12,22 @@ from simulator.errors import ApiError
 from simulator.faults import FaultInjector
 from simulator.flavors import OPENAI, Flavor, flavor_named
 from simulator.platform import Platform
-from simulator.presets import default_scenario
+from simulator.presets import default_scenario, together_scenario
 from simulator.routes_api import STATE, SimState, add_api_routes, error_response
 from simulator.routes_control import add_control_routes
 from simulator.scenario import Scenario, load_scenario
+from simulator.together import add_together_routes
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Flavors whose paths are not OpenAI's `/fine_tuning/jobs`.
+_ROUTES: dict[str, Callable[[web.Application, str], None]] = {"together": add_together_routes}
+
+
+def _default_scenario(flavor: Flavor) -> Scenario:
+    # Together runs no RFT: its default plays SFT and DPO jobs instead of the demo's four.
+    return together_scenario() if flavor.name == "together" else default_scenario()
 
 
 def _endpoint(request: web.Request) -> str:
@@ -92,14 +100,16 @@ def create_app(
     """The simulator app for a platform (or a scenario; None: the default demo scenario).
 
     `api_key`: when set, only that key is accepted; otherwise any non-empty key.
-    `flavor`: the vendor surface (`openai`, `azure`, `azure-v1`; simulator/flavors.py).
+    `flavor`: the vendor surface (`openai`, `azure`, `azure-v1`, `together`; flavors.py).
     """
-    platform = source if isinstance(source, Platform) else Platform(source or default_scenario())
     chosen = flavor_named(flavor)
+    if not isinstance(source, Platform):
+        source = Platform(source or _default_scenario(chosen))
+    platform = source
     app = web.Application(middlewares=[_middleware])
     faults = FaultInjector(platform.scenario.faults)
     app[STATE] = SimState(platform=platform, faults=faults, api_key=api_key, flavor=chosen)
-    add_api_routes(app, chosen.prefix)
+    _ROUTES.get(chosen.name, add_api_routes)(app, chosen.prefix)
     add_control_routes(app)
     return app
 
@@ -112,8 +122,8 @@ async def start_simulator(
     flavor: Flavor | str = OPENAI,
 ) -> web.AppRunner:
     """Load the scenario and listen; raises ScenarioError or OSError (port in use) first."""
-    scenario = load_scenario(scenario_path) if scenario_path else default_scenario()
     chosen = flavor_named(flavor)
+    scenario = load_scenario(scenario_path) if scenario_path else _default_scenario(chosen)
     runner = web.AppRunner(create_app(scenario, flavor=chosen), access_log=None)
     await runner.setup()
     try:

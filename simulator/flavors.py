@@ -185,6 +185,32 @@ def azure_request_id() -> tuple[str, str]:
     return "apim-request-id", str(uuid.uuid4())
 
 
+def together_request_id() -> tuple[str, str]:
+    """Choice: Together's gateway id header is undocumented; `x-request-id` like OpenAI's."""
+    return "x-request-id", uuid.uuid4().hex
+
+
+# -- extra error headers ------------------------------------------------------------------
+# Choice: the request limit a simulated Together key has (it is per model and dynamic).
+TOGETHER_REQUEST_LIMIT = 60
+
+
+def no_error_headers(exc: ApiError) -> dict[str, str]:
+    return {}
+
+
+def together_rate_headers(exc: ApiError) -> dict[str, str]:
+    """A 429 also says `x-ratelimit-limit/-remaining/-reset` (providers.md §2.7)."""
+    if exc.status != 429:
+        return {}
+    reset = exc.headers.get("Retry-After", "1")
+    return {
+        "x-ratelimit-limit": str(TOGETHER_REQUEST_LIMIT),
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": reset,
+    }
+
+
 # -- the flavors --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Flavor:
@@ -201,6 +227,7 @@ class Flavor:
     levels: Mapping[str, str] = field(default_factory=dict)  # event level spellings
     job_fields: Mapping[str, Any] = field(default_factory=dict)  # set on every job object
     list_ids: bool = True  # checkpoint lists carry first_id / last_id
+    error_headers: Callable[[ApiError], dict[str, str]] = no_error_headers
 
     def job(self, raw: Json) -> Json:
         """A job object as this vendor shows it."""
@@ -247,7 +274,24 @@ AZURE_V1 = Flavor(
     request_id=azure_request_id,
     job_fields={"organization_id": ""},  # the v1 schema requires a string
 )
-FLAVORS: Mapping[str, Flavor] = {f.name: f for f in (OPENAI, AZURE, AZURE_V1)}
+# Together AI (providers.md §2): its own paths (simulator/together.py), Bearer auth, the
+# OpenAI envelope, its own status words.
+TOGETHER = Flavor(
+    name="together",
+    prefix="/v1",
+    authorize=openai_auth,
+    check_version=no_version_check,
+    envelope=ApiError.envelope,
+    unknown_path=openai_unknown_path,
+    request_id=together_request_id,
+    statuses={
+        "validating_files": "pending",
+        "succeeded": "completed",
+        "failed": "error",
+    },
+    error_headers=together_rate_headers,
+)
+FLAVORS: Mapping[str, Flavor] = {f.name: f for f in (OPENAI, AZURE, AZURE_V1, TOGETHER)}
 
 
 def flavor_named(flavor: Flavor | str) -> Flavor:

@@ -192,6 +192,18 @@ class Platform:
     def job_ids(self) -> list[str]:
         return list(self._order)
 
+    def wall(self) -> float:
+        """The platform's wall clock (unix seconds), for flavors that stamp times."""
+        return self._wall()
+
+    def spec(self, job_id: str) -> JobSpec:
+        """The script a job plays (404 if no such job)."""
+        return self._job(job_id).spec
+
+    def all_checkpoints(self, job_id: str) -> list[Any]:
+        """Every checkpoint of the job, newest first (for APIs that do not page them)."""
+        return self._job(job_id).checkpoints.newest_first()
+
     def events(self, job_id: str) -> list[Any]:
         """Every event of the job, newest first (what paging through the API must yield)."""
         return self._job(job_id).events.newest_first()

@@ -221,3 +221,50 @@ def generate_scenario(
         _generated_job(rng, index, rng.random() < running_share, fleet) for index in range(n_jobs)
     ]
     return Scenario(seed=seed, jobs=jobs, faults=faults or Faults())
+
+
+TOGETHER_SFT_DIVERGES = "ft-sim-sft-diverges"
+TOGETHER_DPO_PLATEAU = "ft-sim-dpo-plateau"
+TOGETHER_SFT_EARLY_STOP = "ft-sim-sft-early-stop"
+TOGETHER_MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+
+
+def together_scenario(step_period: float = 0.5) -> Scenario:
+    """The together flavor's default: SFT and DPO jobs whose losses `/metrics` serves.
+
+    - ft-sim-sft-diverges: SFT, train_loss falls to step 8, then x1.5 per step, NaN from
+      step 14; fails (`error`) at step 16.
+    - ft-sim-dpo-plateau: DPO, valid_loss flat from step 10 (noise 0.001); completes at 30.
+    - ft-sim-sft-early-stop: SFT, Together stops it early at step 18 of 30 (`early_stopped`).
+    """
+    common = {"step_period": step_period, "start_after": 2 * step_period, "model": TOGETHER_MODEL}
+    diverges = JobSpec(
+        id=TOGETHER_SFT_DIVERGES,
+        total_steps=24,
+        eval_interval=4,
+        final_status="failed",
+        stop_at_step=16,
+        error=JobError(code="training_diverged", message="Training loss became NaN."),
+        metrics={
+            "train_loss": Curve(
+                kind="diverge", start=2.0, end=1.0, diverge_at=8, growth=1.5, nan_at=14, seed=51
+            ),
+            "valid_loss": Curve(kind="diverge", start=2.1, end=1.1, diverge_at=8, growth=1.5),
+        },
+        **common,
+    )
+    dpo = JobSpec(
+        id=TOGETHER_DPO_PLATEAU,
+        method="dpo",
+        total_steps=30,
+        eval_interval=2,
+        metrics={
+            "train_loss": Curve(kind="plateau", start=0.69, end=0.4, plateau_at=10, seed=52),
+            "valid_loss": Curve(
+                kind="plateau", start=0.7, end=0.45, plateau_at=10, noise=0.001, seed=53
+            ),
+        },
+        **common,
+    )
+    early = JobSpec(id=TOGETHER_SFT_EARLY_STOP, total_steps=30, early_stop_at=18, **common)
+    return Scenario(seed=0, jobs=[diverges, dpo, early])

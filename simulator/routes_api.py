@@ -40,7 +40,8 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 def error_response(exc: ApiError, flavor: Flavor = OPENAI) -> web.Response:
     body = flavor.envelope(exc)
-    return web.json_response(body, status=exc.status, headers=exc.headers, dumps=dumps)
+    headers = exc.headers | flavor.error_headers(exc)
+    return web.json_response(body, status=exc.status, headers=headers, dumps=dumps)
 
 
 def _platform(request: web.Request) -> Platform:

@@ -94,6 +94,9 @@ class JobSpec(_Strict):
     grader_errors: list[GraderErrorBurst] = Field(default_factory=list)
     final_status: Literal["succeeded", "failed", "cancelled"] = "succeeded"
     stop_at_step: int | None = Field(default=None, ge=1)
+    # Together's early stopping: the job succeeds at this step, before total_steps, and
+    # the together flavor says so (`early_stopped`, the best eval step and its loss).
+    early_stop_at: int | None = Field(default=None, ge=1)
     error: JobError | None = None
 
     @model_validator(mode="after")
@@ -113,11 +116,18 @@ class JobSpec(_Strict):
             raise ValueError("stop_at_step must be <= total_steps")
         if self.final_status == "succeeded" and self.stop_at_step not in (None, self.total_steps):
             raise ValueError("a succeeded job runs all total_steps; drop stop_at_step")
+        return self._early_stop_fits()
+
+    def _early_stop_fits(self) -> JobSpec:
+        if self.early_stop_at is None:
+            return self
+        if self.final_status != "succeeded" or self.early_stop_at > self.total_steps:
+            raise ValueError("early_stop_at: needs final_status succeeded and at most total_steps")
         return self
 
     @property
     def stop_step(self) -> int:
-        return self.stop_at_step or self.total_steps
+        return self.stop_at_step or self.early_stop_at or self.total_steps
 
     @property
     def base_model(self) -> str:

@@ -30,6 +30,8 @@ class JobSnapshot(BaseModel):
     metrics_dropped: int = 0
     last_event_at: int | None = None
     fine_tuned_model: str | None = None
+    # Vendor facts ftwatch has no field for (e.g. Together's early stopping), as reported.
+    provider_details: dict[str, str | bool | int | float | None] = Field(default_factory=dict)
     updated_at: float = 0.0
 
     @property

@@ -53,6 +53,26 @@ OPENAI: dict[str, Status] = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
+# Together AI (providers.md §2.3). It has no `cancelling`: `cancel_requested` is already
+# ftwatch's `cancelled` (the raw word is kept), so a cancel is not re-sent while it lands.
+TOGETHER: dict[str, Status] = {
+    "pending": "queued",
+    "queued": "queued",
+    "running": "running",
+    "compressing": "running",
+    "uploading": "running",
+    "cancel_requested": "cancelled",
+    "cancelled": "cancelled",
+    "completed": "succeeded",
+    "error": "failed",
+    "user_error": "failed",
+}
+# Each provider kind's table; Azure speaks OpenAI's words (its `pending` is in OPENAI).
+TABLES: dict[str, dict[str, Status]] = {
+    "openai": OPENAI,
+    "azure_openai": OPENAI,
+    "together": TOGETHER,
+}
 # What a rules file, an ingested event, a filter or stored data may say: ftwatch's names,
 # and OpenAI's, which were ftwatch's before it had its own.
 _NAMES: dict[str, Status] = OPENAI | {s: s for s in STATUSES}
@@ -61,6 +81,11 @@ _NAMES: dict[str, Status] = OPENAI | {s: s for s in STATUSES}
 def lifecycle(raw: str, mapping: dict[str, Status]) -> Status:
     """ftwatch's status for a provider's raw status; a string nobody mapped is `unknown`."""
     return mapping.get(raw, "unknown")
+
+
+def of_kind(kind: str, raw: str) -> Status:
+    """ftwatch's status for a raw status of a provider of `kind` (unlisted kinds: OpenAI's)."""
+    return lifecycle(raw, TABLES.get(kind, OPENAI))
 
 
 def from_openai(raw: str) -> Status:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from service.metrics import Metrics
-from service.providers import azure, capabilities
+from service.providers import azure, capabilities, together
 from service.providers.base import Provider
-from service.providers.config import AzureSpec, OpenAISpec, ProviderSpec
+from service.providers.config import AzureSpec, OpenAISpec, ProviderSpec, TogetherSpec
 from service.providers.openai import OpenAICompatible
 from service.providers.registry import Providers
 from service.settings import Settings
@@ -62,11 +62,17 @@ def azure_openai(parts: Parts, spec: AzureSpec) -> Provider:
     )
 
 
+def together_ai(parts: Parts, spec: TogetherSpec) -> Provider:
+    client = parts.client(together.connection(spec, parts.environ), spec.max_requests_per_second)
+    return together.Together(spec.name, client, named_jobs=spec.jobs)
+
+
 # kind → factory; a new kind adds its module and one line here (tests/providers checks
 # that this, the config's kinds, the capability table and the simulator's flavors agree).
 FACTORIES: dict[str, Callable[[Parts, ProviderSpec], Provider]] = {
     "openai": openai,  # type: ignore[dict-item]
     "azure_openai": azure_openai,  # type: ignore[dict-item]
+    "together": together_ai,  # type: ignore[dict-item]
 }
 
 

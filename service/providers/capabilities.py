@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from service.models.ident import INGEST_PROVIDER
-from service.providers import azure
+from service.providers import azure, together
 from service.providers.base import Action
 from service.providers.config import AzureSpec, ProviderSpec
 
@@ -31,12 +31,17 @@ def _azure_openai(spec: ProviderSpec) -> Lacking:
     return azure.lacking(spec.api_version)
 
 
+def _together(spec: ProviderSpec) -> Lacking:
+    del spec
+    return together.LACKING  # cancel only (SPEC §4.3)
+
+
 # kind → what it lacks, given its config entry. A new kind adds one line here (the
 # agreement test in tests/providers/test_registry.py names a missing one).
 CAPABILITIES: dict[str, Callable[[ProviderSpec], Lacking]] = {
     "openai": _openai,
     "azure_openai": _azure_openai,
-    # "together": lambda spec: together.LACKING,  # the lead wires this line at the merge
+    "together": _together,
 }
 
 # The built-in `ingest` provider lacks nothing, but calls nothing either: each action is

@@ -91,9 +91,19 @@ class AzureSpec(_Spec):
         return self
 
 
-ProviderSpec = Annotated[OpenAISpec | AzureSpec, Field(discriminator="kind")]
+class TogetherSpec(_Spec):
+    """`kind: together`: Together AI (SPEC §4.3); cancel is its only action."""
+
+    kind: Literal["together"]
+    api_key_env: EnvName = "TOGETHER_API_KEY"
+    # The API root (`.../v1`, or a bare host as TOGETHER_BASE_URL has it); default:
+    # TOGETHER_BASE_URL, else https://api.together.ai/v1.
+    base_url: Url | None = None
+
+
+ProviderSpec = Annotated[OpenAISpec | AzureSpec | TogetherSpec, Field(discriminator="kind")]
 # The kinds a config file may name; the factory registry must build each (a test checks).
-KINDS = ("openai", "azure_openai")
+KINDS = ("openai", "azure_openai", "together")
 
 
 def default_specs() -> list[ProviderSpec]:

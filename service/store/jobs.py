@@ -18,7 +18,7 @@ from service.store import keys
 from service.store.scripts import Scripts
 
 # Snapshot fields stored as JSON inside the job hash; the rest are plain strings.
-_JSON_FIELDS = ("metadata", "metrics")
+_JSON_FIELDS = ("metadata", "metrics", "provider_details")
 _SNAPSHOT_FIELDS = tuple(JobSnapshot.model_fields)
 
 

@@ -33,13 +33,20 @@ from service.upstream.errors import (
 )
 from service.upstream.models import Checkpoint, Job, Page
 from service.upstream.pages import EventPage, RejectedEvent, parse_event_page
-from service.upstream.policy import RetryPolicy
+from service.upstream.policy import RetryPolicy, exhausted_for
 from service.upstream.throttle import Throttle
 
 __all__ = ["Budget", "Endpoint", "EventPage", "RejectedEvent", "UpstreamClient"]
 
 Endpoint = Literal[
-    "list_jobs", "get_job", "list_events", "list_checkpoints", "pause", "resume", "cancel"
+    "list_jobs",
+    "get_job",
+    "list_events",
+    "list_checkpoints",
+    "list_metrics",
+    "pause",
+    "resume",
+    "cancel",
 ]
 Budget = Callable[[], Awaitable[None]]
 R = TypeVar("R")
@@ -142,6 +149,21 @@ class UpstreamClient:
         req = _Request(endpoint, "POST", _job_path(job_id, f"/{endpoint}"), job_id)
         return await self._call(req, Job.model_validate)
 
+    async def call(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        parse: Callable[[Any], R],
+        *,
+        job_id: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> R:
+        """Any call under the base URL, with this client's retries, throttle and metrics:
+        for providers whose paths are not OpenAI's (e.g. Together's `/fine-tunes`)."""
+        req = _Request(endpoint, method, path, job_id, dict(params or {}))
+        return await self._call(req, parse)
+
     async def _call(self, req: _Request, parse: Callable[[Any], R]) -> R:
         try:
             return await self._with_retries(req, parse)
@@ -192,7 +214,15 @@ class UpstreamClient:
             raise self._transport(req, "malformed", describe_invalid(exc)) from None
         self._observe(req, str(status), started)
         self.last_success_at = time.monotonic()
+        self._spent(headers)
         return result
+
+    def _spent(self, headers: Mapping[str, str]) -> None:
+        # The window's last request is spent: hold the next calls until it resets, as the
+        # vendor's headers say (Together's x-ratelimit-*), instead of earning a 429.
+        hold = exhausted_for(headers, time.time())
+        if hold is not None:
+            self.throttle.block_for(min(hold, self.policy.max_retry_after))
 
     async def _send(self, req: _Request) -> tuple[int, Mapping[str, str], bytes]:
         try:

@@ -10,9 +10,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.models.lifecycle import from_openai, is_terminal
+from service.models.lifecycle import Status, is_terminal, of_kind
 
 METHOD_TYPES = frozenset({"supervised", "dpo", "reinforcement"})
+# A provider detail's value: a scalar, as vendors report such facts.
+Detail = str | bool | int | float | None
 
 
 class _Lenient(BaseModel):
@@ -42,6 +44,16 @@ class Job(_Lenient):
     method: JobMethod | None = None
     metadata: dict[str, str] | None = None
     error: JobError | None = None
+    # The provider kind whose words `status` is in (lifecycle.TABLES): set by the provider
+    # that read the job, kept through the listing cache, so every reader maps it alike.
+    status_kind: str = "openai"
+    # Vendor facts ftwatch has no field for (Together's early stopping), shown as they are.
+    provider_details: dict[str, Detail] = Field(default_factory=dict)
+
+    @property
+    def lifecycle(self) -> Status:
+        """ftwatch's status for the vendor's `status`."""
+        return of_kind(self.status_kind, self.status)
 
     @property
     def method_type(self) -> str:
@@ -50,7 +62,7 @@ class Job(_Lenient):
 
     @property
     def is_terminal(self) -> bool:
-        return is_terminal(from_openai(self.status))
+        return is_terminal(self.lifecycle)
 
 
 class JobEvent(_Lenient):

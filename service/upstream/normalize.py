@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from service.models.event import NormalizedEvent
 from service.models.ident import DEFAULT_PROVIDER
-from service.models.lifecycle import from_openai
 from service.models.metrics import flatten_metrics
 from service.upstream.models import Job, JobEvent
 
@@ -30,7 +29,7 @@ def normalize(job: Job, event: JobEvent, provider: str = DEFAULT_PROVIDER) -> No
         method=job.method_type,
         model=job.model or None,
         metadata=dict(job.metadata or {}),
-        status=from_openai(job.status),
+        status=job.lifecycle,
         provider=provider,
         metrics=flatten_metrics(event.data),
     )

@@ -27,8 +27,13 @@ class RetryPolicy:
         return delay * (1.0 - self.jitter * rand())
 
 
+# A reset this large is a unix time, not a number of seconds.
+_EPOCH = 1_000_000_000
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
-    """`retry-after-ms`, else `Retry-After` (seconds or HTTP date, against wall-clock `now`).
+    """`retry-after-ms`, else `Retry-After` (seconds or HTTP date, against wall-clock `now`),
+    else `x-ratelimit-reset` (Together's suggested wait, providers.md §2.7).
 
     None when absent, unreadable or not in the future: the caller backs off instead.
     """
@@ -37,12 +42,30 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
         return millis / 1000.0
     value = headers.get("retry-after")
     if value is None:
-        return None
+        return reset_seconds(headers, now)
     seconds = _number(value)
     if seconds is None:
         parsed = parsedate_tz(value)
         seconds = None if parsed is None else float(mktime_tz(parsed)) - now
     return seconds if seconds is not None and seconds > 0 else None
+
+
+def reset_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until `x-ratelimit-reset` (seconds, or a unix time); None if absent or past."""
+    reset = _number(headers.get("x-ratelimit-reset"))
+    if reset is None:
+        return None
+    seconds = reset - now if reset > _EPOCH else reset
+    return seconds if seconds > 0 else None
+
+
+def exhausted_for(headers: Mapping[str, str], now: float) -> float | None:
+    """A success that spent the last request of the window (`x-ratelimit-remaining: 0`):
+    the seconds to hold further calls rather than earn a 429; None while some remain."""
+    remaining = _number(headers.get("x-ratelimit-remaining"))
+    if remaining is None or remaining > 0:
+        return None
+    return reset_seconds(headers, now)
 
 
 def _number(value: str | None) -> float | None:

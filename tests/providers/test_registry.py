@@ -10,7 +10,14 @@ from service.metrics import Metrics
 from service.providers.base import ACTIONS
 from service.providers.build import FACTORIES, Parts, build_providers
 from service.providers.capabilities import CAPABILITIES, lacking
-from service.providers.config import KINDS, AzureSpec, OpenAISpec, ProviderSpec, check_env
+from service.providers.config import (
+    KINDS,
+    AzureSpec,
+    OpenAISpec,
+    ProviderSpec,
+    TogetherSpec,
+    check_env,
+)
 from service.settings import Settings
 from service.store.scripts import Scripts
 from simulator.flavors import FLAVORS
@@ -18,7 +25,11 @@ from workers.rules.errors import RulesError
 from workers.rules.loading import parse_rules_text
 
 # The simulator flavors that fake each kind (SPEC §4.4).
-FLAVORS_OF = {"openai": {"openai"}, "azure_openai": {"azure", "azure-v1"}}
+FLAVORS_OF = {
+    "openai": {"openai"},
+    "azure_openai": {"azure", "azure-v1"},
+    "together": {"together"},
+}
 RULE = "rules: [{name: r, when: {stalled: {for: 1m}}, do: [{notify: log}]}]\n"
 
 
@@ -35,6 +46,7 @@ SPECS: list[ProviderSpec] = [
     AzureSpec(
         name="az-ga", kind="azure_openai", endpoint="https://a.example", api_version="2024-10-21"
     ),
+    TogetherSpec(name="tg", kind="together"),
 ]
 
 
@@ -48,16 +60,17 @@ async def test_the_capability_table_is_what_each_built_provider_supports(
     settings: Settings, redis: aioredis.Redis
 ) -> None:
     # What `rules check` and GET /v1/rules are told is what the executor finds at runtime.
-    environ = {"AZURE_OPENAI_API_KEY": "k"}
+    environ = {"AZURE_OPENAI_API_KEY": "k", "TOGETHER_API_KEY": "k"}
     async with aiohttp.ClientSession() as http:
         parts = Parts(http, settings, Metrics(), Scripts(redis), environ=environ)
         providers = build_providers(parts, SPECS)
     for spec in SPECS:
         built = {a: providers[spec.name].supports(a) for a in ACTIONS}
         assert built == {a: lacking(spec).get(a) for a in ACTIONS}, spec.name
-    assert set(lacking(SPECS[-1])) == {"pause", "resume"}
-    assert "2024-10-21" in lacking(SPECS[-1])["pause"]
+    assert set(lacking(SPECS[3])) == {"pause", "resume"}
+    assert "2024-10-21" in lacking(SPECS[3])["pause"]
     assert [lacking(s) for s in SPECS[:3]] == [{}, {}, {}]
+    assert set(lacking(SPECS[4])) == {"pause", "resume"}  # Together: cancel only
 
 
 def test_without_a_section_there_is_one_openai_provider() -> None:
@@ -70,7 +83,7 @@ def test_bad_providers_are_located_errors() -> None:
   - {name: ingest, kind: openai}
   - {name: az, kind: azure_openai, endpoint: "not a url"}
   - {name: az, kind: azure_openai}
-  - {name: x, kind: together}
+  - {name: x, kind: mistral}
 """
     with pytest.raises(RulesError) as caught:
         parse_rules_text(text + RULE)
@@ -78,7 +91,7 @@ def test_bad_providers_are_located_errors() -> None:
     assert "providers[0].name: 'ingest' is the built-in provider of ingested jobs" in errors
     assert "providers[1].endpoint: must be an http:// or https:// URL with a host" in errors
     assert "providers[2]: give exactly one of endpoint or endpoint_env" in errors
-    assert any(e.startswith("providers[3]: ") and "'together'" in e for e in errors)
+    assert any(e.startswith("providers[3]: ") and "'mistral'" in e for e in errors)
 
 
 def test_duplicate_names_are_refused() -> None:

@@ -280,3 +280,27 @@ async def test_a_bad_request_after_a_retried_pause_reaches_the_caller(
         await make_client(upstream_timeout=0.2).pause("ftjob-1")
 
     assert len(upstream.seen) == 2
+
+
+async def test_a_429_with_only_x_ratelimit_reset_waits_that_long(
+    upstream: ScriptedUpstream, make_client: MakeClient, clock: FakeClock
+) -> None:
+    limited = Reply(429, RATE, headers={"x-ratelimit-reset": "2", "x-ratelimit-remaining": "0"})
+    upstream.script("GET", JOB, limited, Reply(body=job()))
+
+    assert (await make_client().get_job("ftjob-1")).id == "ftjob-1"
+    assert clock.sleeps == [2.0]
+
+
+async def test_a_success_that_spends_the_window_holds_the_next_call_until_its_reset(
+    upstream: ScriptedUpstream, make_client: MakeClient, clock: FakeClock
+) -> None:
+    spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "3"}
+    upstream.script("GET", JOB, Reply(body=job(), headers=spent), Reply(body=job()))
+    client = make_client()
+
+    await client.get_job("ftjob-1")
+    assert clock.sleeps == []
+    await client.get_job("ftjob-1")
+
+    assert clock.sleeps == [3.0]  # waited instead of earning a 429

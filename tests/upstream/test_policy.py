@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from service.upstream.policy import RetryPolicy, retry_after_seconds
+from service.upstream.policy import RetryPolicy, exhausted_for, retry_after_seconds
 
 NOW = 1_800_000_000.0
 
@@ -42,3 +42,27 @@ def test_jitter_takes_off_at_most_a_quarter() -> None:
 )
 def test_retry_after(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after_seconds(headers, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-ratelimit-reset": "4"}, 4.0),  # Together's suggested wait, in seconds
+        ({"x-ratelimit-reset": str(NOW + 7)}, 7.0),  # or a unix time
+        ({"x-ratelimit-reset": "4", "retry-after": "2"}, 2.0),  # Retry-After wins
+        ({"x-ratelimit-reset": "0"}, None),
+        ({"x-ratelimit-reset": "later"}, None),
+    ],
+)
+def test_the_rate_limit_reset_stands_in_for_a_missing_retry_after(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    assert retry_after_seconds(headers, NOW) == expected
+
+
+def test_a_spent_window_holds_until_its_reset_and_only_then() -> None:
+    spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "3"}
+    assert exhausted_for(spent, NOW) == 3.0
+    assert exhausted_for(spent | {"x-ratelimit-remaining": "5"}, NOW) is None
+    assert exhausted_for({"x-ratelimit-remaining": "0"}, NOW) is None  # no reset: no guess
+    assert exhausted_for({}, NOW) is None

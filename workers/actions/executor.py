@@ -22,7 +22,7 @@ from service.models.action import ActionName, ActionTask
 from service.models.decision import Decision, decision_id
 from service.models.firing import ActionResult, Firing, JobFacts
 from service.models.ident import INGEST_PROVIDER, job_key
-from service.models.lifecycle import from_openai, pointless, reached
+from service.models.lifecycle import pointless, reached
 from service.providers.base import Provider, Unsupported
 from service.providers.registry import Providers, UnknownProvider
 from service.store.decisions import DecisionStore
@@ -186,7 +186,7 @@ class ActionExecutor:
     async def _call(self, provider: Provider, task: ActionTask, *, retrying: bool) -> ActionResult:
         job_id = task.firing.job.id
         if retrying:
-            status = from_openai((await provider.get_job(job_id)).status)
+            status = (await provider.get_job(job_id)).lifecycle
             if reached(task.action, status):
                 return self._result(task, "already", f"job is {status}")
         try:
@@ -201,7 +201,7 @@ class ActionExecutor:
         self, provider: Provider, task: ActionTask, exc: BadRequest
     ) -> ActionResult:
         """The upstream refused: find out whether the goal already holds or cannot."""
-        status = from_openai((await provider.get_job(task.firing.job.id)).status)
+        status = (await provider.get_job(task.firing.job.id)).lifecycle
         if reached(task.action, status):
             return self._result(task, "already", f"job is {status}")
         reason = pointless(task.action, status)

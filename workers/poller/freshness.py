@@ -60,11 +60,15 @@ def hints_change(events: Sequence[JobEvent]) -> bool:
     return False
 
 
-def job_of(snapshot: JobSnapshot) -> Job:
-    """The job as last read, for normalizing events of a poll that did not read it."""
+def job_of(snapshot: JobSnapshot, kind: str = "openai") -> Job:
+    """The job as last read (by a provider of `kind`), for a poll that did not read it."""
+    raw = snapshot.raw_status
     return Job(
         id=snapshot.job_id,
-        status=snapshot.raw_status or snapshot.status,  # the provider's word, as read
+        # The provider's word as read; never read: ftwatch's own, which OpenAI's table maps.
+        status=raw or snapshot.status,
+        status_kind=kind if raw else "openai",
+        provider_details=dict(snapshot.provider_details),
         model=snapshot.model or "",
         method=JobMethod(type=snapshot.method) if snapshot.method else None,
         metadata=dict(snapshot.metadata) or None,

@@ -86,7 +86,7 @@ class JobPoller:
         seen = await self._read(provider, ref.id, record)
         found = seen.found
         self._report_rejected(provider.name, ref.id, found)
-        job = seen.job or job_of(record.snapshot)
+        job = seen.job or job_of(record.snapshot, provider.kind)
         events = [normalize(job, event, provider.name) for event in found.events]
         change = status_change(job, record.snapshot, time.time())
         if change is not None:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
-from service.models.lifecycle import from_openai
 from service.models.metrics import merge_bounded
 from service.upstream.models import Job
 
@@ -33,8 +32,9 @@ def merge_snapshot(
         last_at = max(last_at or 0, event.created_at)
     return JobSnapshot(
         job_id=job.id,
-        status=from_openai(job.status),
+        status=job.lifecycle,
         raw_status=job.status,
+        provider_details=dict(job.provider_details),
         model=job.model or previous.model,
         method=job.method_type,
         metadata=dict(job.metadata or {}),

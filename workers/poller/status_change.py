@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.job import JobSnapshot
-from service.models.lifecycle import from_openai
 from service.upstream.models import Job
 
 
@@ -18,7 +17,7 @@ def status_change(job: Job, previous: JobSnapshot, now: float) -> NormalizedEven
     Lifecycle statuses are compared: a raw change that means the same (`pending` to
     `queued`) is no change a rule could see.
     """
-    status = from_openai(job.status)
+    status = job.lifecycle
     if status == previous.status:
         return None
     # The id depends only on what every replica reads (the stored snapshot), so two
