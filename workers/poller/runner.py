@@ -10,7 +10,9 @@ import structlog
 from redis.exceptions import RedisError
 
 from service.metrics import Metrics
+from service.models.cadence import Pace, next_poll
 from service.models.ident import JobRef
+from service.models.lifecycle import is_running
 from service.providers.base import Provider
 from service.providers.registry import Providers, UnknownProvider
 from service.settings import Settings
@@ -21,7 +23,7 @@ from workers.outage import Outage
 from workers.poller.backpressure import BackPressure
 from workers.poller.cadence import budget_stretch, poll_delay
 from workers.poller.discovery import discover
-from workers.poller.job_poll import JobPoller
+from workers.poller.job_poll import JobPoller, PollResult
 from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
@@ -159,7 +161,7 @@ class Poller:
     async def _poll(self, key: str, claimed_at: int) -> None:
         ref = JobRef.parse(key)
         with structlog.contextvars.bound_contextvars(provider=ref.provider, job_id=ref.id):
-            delay = await self._poll_once(key)
+            delay = await self._poll_once(key, claimed_at / 1000)
             try:
                 # Counted from the claim, not the poll's end: a job is polled every
                 # interval, not every interval plus the poll's own duration.
@@ -169,17 +171,17 @@ class Poller:
                 # The lease expires by itself and the job falls due again: nothing lost.
                 log.warning("release_failed", error=str(exc))
 
-    async def _poll_once(self, key: str) -> float | None:
+    async def _poll_once(self, key: str, claimed_at: float) -> float | None:
         """Poll and return the delay to the next poll (None drops the job)."""
         try:
-            return await self._poll_job(key)
+            return await self._poll_job(key, claimed_at)
         except Exception as exc:  # noqa: BLE001 - counted and logged in _report_crash
             # A bug or a record ftwatch cannot read: the job stays watched and is tried
             # again at the usual pace; the loop and the other polls go on.
             self._report_crash(key, exc)
             return self._settings.poll_interval
 
-    async def _poll_job(self, key: str) -> float | None:
+    async def _poll_job(self, key: str, claimed_at: float) -> float | None:
         """One poll, its expected failures handled; the delay to the next (None: drop)."""
         settings = self._settings
         try:
@@ -207,6 +209,14 @@ class Poller:
         self._errors.pop(key, None)
         if result.appended:
             log.debug("events_appended", count=result.appended, status=result.status)
+        return self._next_delay(result, claimed_at)
+
+    def _next_delay(self, result: PollResult, claimed_at: float) -> float | None:
+        """Seconds from the claim to the next poll: the job's cadence when it is running."""
+        settings = self._settings
+        if is_running(result.status) and settings.max_poll_factor > 1:
+            pace = Pace(settings.poll_interval, settings.max_poll_factor, self._stretch)
+            return next_poll(result.cadence, pace) - claimed_at
         delay = poll_delay(result.status, settings.poll_interval, settings.idle_poll_factor)
         return None if delay is None else delay * self._stretch
 
