@@ -50,10 +50,12 @@ async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list
     redis = request.app[keys.REDIS]
     ids = [s.key for s in snapshots]
     states = await job_reads.rule_states(redis, ids)
-    polled = await job_reads.watched(redis, ids)
+    plans = await job_reads.poll_plans(redis, ids)
     return [
-        JobView(**s.model_dump(), watched=w, rules=r)
-        for s, w, r in zip(snapshots, polled, states, strict=True)
+        JobView(
+            **s.model_dump(), watched=due is not None, rules=r, next_poll_at=due, next_event_at=at
+        )
+        for s, (due, at), r in zip(snapshots, plans, states, strict=True)
     ]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from service.models.lifecycle import Status, is_idle, is_terminal
+from service.models.cadence import Cadence, request_rate
+from service.models.lifecycle import Status, is_idle, is_running, is_terminal
 
 
 def poll_delay(status: Status, interval: float, idle_factor: float) -> float | None:
@@ -31,6 +32,7 @@ def budget_stretch(
     idle_factor: float,
     rate: float | None,
     sweep_rate: float = 0.0,
+    running: Sequence[Cadence] | None = None,
 ) -> float:
     """How much longer than usual every poll delay must be to fit the request budget.
 
@@ -38,13 +40,17 @@ def budget_stretch(
     (idle jobs / idle interval) + the sweep's requests per second. Above the budget every
     delay grows by the same factor: jobs are still polled in proportion (running ones
     `idle_factor` times as often as queued ones), just less often, instead of piling up
-    overdue behind the budget.
+    overdue behind the budget. `running`, the running jobs' cadences when known, prices
+    each at what its own pace costs instead (a job stepping every minute needs far fewer
+    polls than one per interval).
     """
     if rate is None or rate <= 0:
         return 1.0
     demand = sweep_rate
     for status, count in statuses.items():
         delay = poll_delay(status, interval, idle_factor)
-        if delay is not None:
+        if delay is not None and not (running is not None and is_running(status)):
             demand += count / delay
+    if running is not None:
+        demand += sum(request_rate(state, interval) for state in running)
     return max(1.0, demand / (rate * BUDGET_HEADROOM))

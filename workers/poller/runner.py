@@ -10,7 +10,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from service.metrics import Metrics
-from service.models.cadence import Pace, next_poll
+from service.models.cadence import Pace, decode, next_poll
 from service.models.ident import JobRef
 from service.models.lifecycle import is_running
 from service.providers.base import Provider
@@ -123,6 +123,8 @@ class Poller:
         """Set ftwatch_jobs_watched{provider,status} from every watched job's last status."""
         watched = await self._schedule.watched_ids()
         statuses = await self._jobs.statuses(watched)
+        states = await self._jobs.cadences(watched)
+        running = [decode(c) for s, c in zip(statuses, states, strict=True) if is_running(s)]
         by_provider = Counter(
             (JobRef.parse(key).provider, s) for key, s in zip(watched, statuses, strict=True)
         )
@@ -139,6 +141,7 @@ class Poller:
             idle_factor=settings.idle_poll_factor,
             rate=settings.max_requests_per_second,
             sweep_rate=sweep_rate,
+            running=running if settings.max_poll_factor > 1 else None,
         )
         await self._schedule.set_stretch(self._stretch, settings.discovery_interval * 3)
 
