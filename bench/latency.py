@@ -25,7 +25,7 @@ import math
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -124,9 +124,12 @@ async def run_ftwatch(scenario_json: str, ids: list[str], plan: Plan, args: Any)
 
 
 @asynccontextmanager
-async def naive_process(base_url: str, interval: float) -> AsyncIterator[subprocess.Popen[str]]:
+async def naive_process(
+    base_url: str, interval: float, extra: Sequence[str] = ()
+) -> AsyncIterator[subprocess.Popen[str]]:
+    command = [sys.executable, "-m", "bench.naive", "--base-url", base_url]
     proc = subprocess.Popen(  # noqa: ASYNC220 - once, before anything is measured
-        [sys.executable, "-m", "bench.naive", "--base-url", base_url, "--interval", str(interval)],
+        [*command, "--interval", str(interval), *extra],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

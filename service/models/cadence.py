@@ -238,10 +238,11 @@ def next_poll(state: Cadence, pace: Pace) -> float:
 
 
 def _target(state: Cadence, pace: Pace, now: float) -> float:
-    expect = state.expect_at
-    if expect is None:  # warming up: today's pace
+    expect, spread = state.expect_at, state.spread
+    # Warming up, or a pace too fine for whole-second stamps to time within one interval
+    # (sub-second intervals, events many times a second): every interval, as before.
+    if expect is None or spread + RESOLUTION / 2 > pace.interval:
         return now + pace.interval * pace.stretch
-    spread = state.spread
     if state.misses == 0:
         return expect + max(RESOLUTION / 2, FIRST_SHARE * spread)
     if state.misses <= FOLLOW_UPS:

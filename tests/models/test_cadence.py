@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -184,3 +185,13 @@ def test_a_providers_time_left_seeds_the_period_before_any_gap() -> None:
     assert prior_gap(700.0, 110, 110) is None
     state, _ = observe(Cadence(), START, [int(START)], prior=7.0)
     assert state.expect_at is not None and abs(state.expect_at - (START + 7)) < 1
+
+
+def test_a_pace_too_fine_for_whole_second_stamps_keeps_the_interval() -> None:
+    # Ten steps a second, polled every 0.2 s: one arrival a second is all the stamps show,
+    # and waiting for it would read events later than every interval does.
+    times = steady(0.1, 0.05, 300)
+    fine = Pace(interval=0.2, max_factor=6.0)
+    run = simulate(times, times[-1], fine)
+    gaps = [b - a for a, b in pairwise(run.polls)]
+    assert max(gaps) <= 0.2 + 1e-6

@@ -6,7 +6,7 @@ import pytest
 
 from service.models.cadence import Cadence
 from service.models.lifecycle import Status
-from workers.poller.cadence import budget_stretch, poll_delay
+from workers.poller.cadence import Watched, budget_stretch, poll_delay, provider_stretches
 
 
 @pytest.mark.parametrize("status", ["running", "pausing", "resuming", "unknown"])
@@ -56,3 +56,14 @@ def test_running_jobs_are_priced_at_their_own_pace() -> None:
     assert budget_stretch(
         fleet, interval=10, idle_factor=3, rate=50, running=learning
     ) == pytest.approx(uniform)
+
+
+def test_each_provider_is_stretched_against_its_own_budget() -> None:
+    jobs = [Watched("tight", "running", Cadence()) for _ in range(200)]
+    jobs += [Watched("roomy", "running", Cadence()) for _ in range(200)]
+    rates = {"tight": 5.0, "roomy": 100.0, "unlimited": None}
+    stretch = provider_stretches(jobs, rates, interval=10, idle_factor=3, discovery_interval=30)
+    # 200 jobs every 10 s + 3 listing pages a minute: 20.1 requests/s against 4.5.
+    assert stretch["tight"] == pytest.approx((20 + 3 / 30) / 4.5)
+    assert stretch["roomy"] == 1
+    assert stretch["unlimited"] == 1

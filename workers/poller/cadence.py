@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from service.models.cadence import Cadence, request_rate
 from service.models.lifecycle import Status, is_idle, is_running, is_terminal
@@ -54,3 +56,46 @@ def budget_stretch(
     if running is not None:
         demand += sum(request_rate(state, interval) for state in running)
     return max(1.0, demand / (rate * BUDGET_HEADROOM))
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One watched job as the census sees it."""
+
+    provider: str
+    status: Status
+    cadence: Cadence
+
+
+def provider_stretches(
+    jobs: Sequence[Watched],
+    rates: Mapping[str, float | None],
+    *,
+    interval: float,
+    idle_factor: float,
+    discovery_interval: float,
+    priced: bool = True,
+) -> dict[str, float]:
+    """Each provider's stretch: its own jobs against its own request budget (SPEC §11).
+
+    `priced` prices running jobs at their cadence; off (FTWATCH_MAX_POLL_FACTOR=1), at
+    one poll per interval. A provider without a budget (rate None) is never stretched.
+    """
+    grouped: dict[str, list[Watched]] = defaultdict(list)
+    for job in jobs:
+        grouped[job.provider].append(job)
+    out: dict[str, float] = {}
+    for provider in {*rates, *grouped}:
+        mine = grouped.get(provider, [])
+        # One listing page per 100 jobs per discovery interval.
+        sweep_rate = (len(mine) // 100 + 1) / discovery_interval
+        running = [j.cadence for j in mine if is_running(j.status)]
+        out[provider] = budget_stretch(
+            Counter(j.status for j in mine),
+            interval=interval,
+            idle_factor=idle_factor,
+            rate=rates.get(provider),
+            sweep_rate=sweep_rate,
+            running=running if priced else None,
+        )
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 
 import structlog
 from redis.exceptions import RedisError
@@ -21,7 +22,7 @@ from service.store.schedule import Schedule
 from service.upstream.errors import NotFound, UpstreamError
 from workers.outage import Outage
 from workers.poller.backpressure import BackPressure
-from workers.poller.cadence import budget_stretch, poll_delay
+from workers.poller.cadence import Watched, poll_delay, provider_stretches
 from workers.poller.discovery import discover
 from workers.poller.job_poll import JobPoller, PollResult
 from workers.waiting import wait_event
@@ -45,6 +46,7 @@ class Poller:
         metrics: Metrics,
         settings: Settings,
         backpressure: BackPressure | None = None,
+        rates: Mapping[str, float | None] | None = None,
     ) -> None:
         self._providers = providers
         self._backpressure = backpressure
@@ -57,7 +59,11 @@ class Poller:
         self._next_discovery = 0.0
         self._outage = Outage("poller")
         self._errors: dict[str, str] = {}
-        self._stretch = 1.0
+        self._stretch: dict[str, float] = {}  # provider → poll-delay factor
+        # Each provider's request budget (its own, else FTWATCH_MAX_REQUESTS_PER_SECOND).
+        self._rates: Mapping[str, float | None] = rates or {
+            name: settings.max_requests_per_second for name in providers
+        }
         # Set when a poll ends: its slot is claimed again at once, not at the next tick.
         self._slot_freed = asyncio.Event()
         self._sweep_task: asyncio.Task[None] | None = None
@@ -81,7 +87,7 @@ class Poller:
             return
         self._next_discovery = time.monotonic() + self._settings.discovery_interval
         self._metrics.expire_job_series()
-        self._stretch = await self._schedule.stretch()
+        self._stretch = {name: await self._schedule.stretch(name) for name in self._providers}
         held = [
             p
             for p in self._providers.values()
@@ -124,26 +130,25 @@ class Poller:
         watched = await self._schedule.watched_ids()
         statuses = await self._jobs.statuses(watched)
         states = await self._jobs.cadences(watched)
-        running = [decode(c) for s, c in zip(statuses, states, strict=True) if is_running(s)]
-        by_provider = Counter(
-            (JobRef.parse(key).provider, s) for key, s in zip(watched, statuses, strict=True)
-        )
-        counts = Counter(statuses)
+        providers = [JobRef.parse(key).provider for key in watched]
+        by_provider = Counter(zip(providers, statuses, strict=True))
         self._metrics.jobs_watched.clear()
         for (provider, status), count in by_provider.items():
             self._metrics.jobs_watched.labels(provider, status).set(count)
         settings = self._settings
-        # One listing page per 100 jobs per discovery interval.
-        sweep_rate = (len(statuses) // 100 + 1) / settings.discovery_interval
-        self._stretch = budget_stretch(
-            counts,
+        jobs = [
+            Watched(p, s, decode(c)) for p, s, c in zip(providers, statuses, states, strict=True)
+        ]
+        self._stretch = provider_stretches(
+            jobs,
+            self._rates,
             interval=settings.poll_interval,
             idle_factor=settings.idle_poll_factor,
-            rate=settings.max_requests_per_second,
-            sweep_rate=sweep_rate,
-            running=running if settings.max_poll_factor > 1 else None,
+            discovery_interval=settings.discovery_interval,
+            priced=settings.max_poll_factor > 1,
         )
-        await self._schedule.set_stretch(self._stretch, settings.discovery_interval * 3)
+        for provider, factor in self._stretch.items():
+            await self._schedule.set_stretch(provider, factor, settings.discovery_interval * 3)
 
     async def _claim_and_spawn(self) -> None:
         free = self._settings.poll_concurrency - len(self._tasks)
@@ -212,16 +217,17 @@ class Poller:
         self._errors.pop(key, None)
         if result.appended:
             log.debug("events_appended", count=result.appended, status=result.status)
-        return self._next_delay(result, claimed_at)
+        return self._next_delay(key, result, claimed_at)
 
-    def _next_delay(self, result: PollResult, claimed_at: float) -> float | None:
+    def _next_delay(self, key: str, result: PollResult, claimed_at: float) -> float | None:
         """Seconds from the claim to the next poll: the job's cadence when it is running."""
         settings = self._settings
+        stretch = self._stretch.get(JobRef.parse(key).provider, 1.0)
         if is_running(result.status) and settings.max_poll_factor > 1:
-            pace = Pace(settings.poll_interval, settings.max_poll_factor, self._stretch)
+            pace = Pace(settings.poll_interval, settings.max_poll_factor, stretch)
             return next_poll(result.cadence, pace) - claimed_at
         delay = poll_delay(result.status, settings.poll_interval, settings.idle_poll_factor)
-        return None if delay is None else delay * self._stretch
+        return None if delay is None else delay * stretch
 
     def _report_once(self, key: str, exc: UpstreamError) -> None:
         """Log a job's upstream error when it first appears or changes, not every poll."""
