@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from openai import AsyncOpenAI
 
@@ -25,9 +26,12 @@ CONCURRENCY = 16
 class NaiveWatcher:
     """Polls jobs the simple way; remembers event ids to act on each event once."""
 
-    def __init__(self, client: AsyncOpenAI, interval: float) -> None:
+    def __init__(
+        self, client: AsyncOpenAI, interval: float, seen_log: TextIO | None = None
+    ) -> None:
         self._client = client
         self._interval = interval
+        self._seen_log = seen_log  # `<event id> <epoch s>` when an event is first seen
         self._seen: dict[str, set[str]] = {}
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self.jobs: list[str] = []
@@ -55,8 +59,16 @@ class NaiveWatcher:
             seen = self._seen.setdefault(job_id, set())
             fresh = [e for e in page.data if e.id not in seen]
             seen.update(e.id for e in fresh)
+            self._log_seen([e.id for e in fresh])
             if job.status == "running" and any(_probe(e.data) for e in fresh):
                 await self._pause(job_id)
+
+    def _log_seen(self, event_ids: list[str]) -> None:
+        # For bench.cadence's detection latency; it costs no request.
+        if self._seen_log is not None and event_ids:
+            at = time.time()
+            self._seen_log.write("".join(f"{event_id} {at:.3f}\n" for event_id in event_ids))
+            self._seen_log.flush()
 
     async def _pause(self, job_id: str) -> None:
         try:
@@ -73,9 +85,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--seen-log", type=Path, help="write `<event id> <epoch s>` per new event")
     args = parser.parse_args()
     client = AsyncOpenAI(base_url=args.base_url, api_key="sk-bench", max_retries=2)
-    watcher = NaiveWatcher(client, args.interval)
+    seen_log = args.seen_log.open("a", encoding="utf-8") if args.seen_log else None
+    watcher = NaiveWatcher(client, args.interval, seen_log)
     await watcher.start()
     print(f"watching {len(watcher.jobs)}", flush=True)
     await watcher.run()

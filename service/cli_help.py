@@ -25,6 +25,7 @@ VARIABLES: dict[str, str] = {
     "FTWATCH_MAX_JOB_SERIES": "jobs with per-job metric series (default 500)",
     "FTWATCH_MAX_JOB_METRICS": "metric names exported per job (default 64)",
     "FTWATCH_IDLE_POLL_FACTOR": "queued and paused jobs are polled this many times less often",
+    "FTWATCH_MAX_POLL_FACTOR": "a running job waits at most this many intervals (default 6)",
     "FTWATCH_DISCOVERY_INTERVAL": "seconds between listings of each provider's jobs (default 30)",
     "FTWATCH_STREAM_MAXLEN": "approximate length of the event stream (default 200000)",
     "FTWATCH_SEEN_WINDOW": "recent event ids kept per job for idempotent appends (default 512)",

@@ -109,6 +109,13 @@ class Metrics:
             ["provider"],
             registry=r,
         )
+        self.poll_predictions = Counter(
+            "ftwatch_poll_predictions_total",
+            "Predicted polls by outcome: hit (the poll read the expected event), early (it"
+            " found nothing yet), late (the event came well before the prediction).",
+            ["outcome"],
+            registry=r,
+        )
         self.upstream_duration = Histogram(
             "ftwatch_upstream_request_duration_seconds",
             "Duration of upstream requests.",

@@ -132,6 +132,10 @@ async def poller_ctx(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
         settings=settings,
         backpressure=BackPressure(app[keys.SCRIPTS], settings.backlog_bound, group=RULES_GROUP),
+        rates={
+            spec.name: spec.max_requests_per_second or settings.max_requests_per_second
+            for spec in app[keys.RULES].providers
+        },
     )
     stop = app[keys.STOPPING]
     app[keys.SUPERVISOR].start("poller", lambda: poller.run(stop))

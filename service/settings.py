@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Beyond SPEC §3: tuning knobs with defaults that fit the contract.
     # Queued/validating/paused jobs change rarely; poll them this many times less often.
     idle_poll_factor: float = Field(default=3.0, ge=1)
+    # A running job is polled just after its next event is due (service.models.cadence),
+    # yet never later than FTWATCH_POLL_INTERVAL x this after its previous poll: the bound
+    # within which an unexpected event is read. 1 polls every interval, as before.
+    max_poll_factor: float = Field(default=6.0, ge=1)
     # How often one replica lists the account's jobs to discover new ones.
     discovery_interval: float = Field(default=30.0, gt=0)
     # Approximate MAXLEN of ftwatch:events; far above any backlog so trimming never

@@ -28,6 +28,11 @@ def short_hash(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
+def _unit(*parts: object) -> float:
+    """A number in [0, 1) that is a pure function of `parts`."""
+    return int(short_hash(*parts)[:12], 16) / 16**12
+
+
 class SimJob:
     """A job's state; every public method first advances it to `now`."""
 
@@ -52,6 +57,7 @@ class SimJob:
         self.result_files: list[str] = []
         self._last_data: dict[str, Any] | None = None
         self._method = _method(spec)
+        self._step_times = [spec.start_after]  # progress of step n, grown as steps come
         self.advance(now, wall)
 
     # -- clock -------------------------------------------------------------------------
@@ -80,7 +86,7 @@ class SimJob:
             )
         before = len(self.events)
         if steps is not None:
-            target = self.spec.start_after + (self.step + steps) * self.spec.step_period
+            target = self._step_time(self.step + steps)
         else:
             target = self.progress + (seconds or 0.0)
         self._run(max(target, self.progress), lambda due: wall)
@@ -99,8 +105,19 @@ class SimJob:
         if self.stage < 3:
             return (0.0, spec.start_after / 2, spec.start_after)[self.stage]
         if self.stage == 3:
-            return spec.start_after + min(self.step + 1, spec.stop_step) * spec.step_period
+            return self._step_time(min(self.step + 1, spec.stop_step))
         return None
+
+    def _step_time(self, n: int) -> float:
+        """The progress at which step `n` is due (steps vary by `step_jitter`)."""
+        spec = self.spec
+        if not spec.step_jitter:
+            return spec.start_after + n * spec.step_period
+        times = self._step_times
+        while len(times) <= n:
+            share = spec.step_jitter * (2 * _unit(self.id, spec.seed, len(times)) - 1)
+            times.append(times[-1] + spec.step_period * (1 + share))
+        return times[n]
 
     def _fire(self, wall: float) -> None:
         if self.stage == 0:

@@ -82,6 +82,9 @@ class JobSpec(_Strict):
     metadata: dict[str, str] | None = None
     seed: int = 42
     step_period: float = Field(default=1.0, gt=0)
+    # Each step takes step_period x (1 +- up to this share), drawn per step from the seed:
+    # real steps vary, and a watcher that learns a job's pace must cope with it.
+    step_jitter: float = Field(default=0.0, ge=0, lt=1)
     total_steps: int = Field(default=20, ge=1)
     eval_interval: int = Field(default=5, ge=1)
     checkpoint_interval: int | None = Field(default=None, ge=1)

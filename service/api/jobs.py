@@ -50,13 +50,20 @@ async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list
     redis = request.app[keys.REDIS]
     ids = [s.key for s in snapshots]
     states = await job_reads.rule_states(redis, ids)
-    polled = await job_reads.watched(redis, ids)
+    plans = await job_reads.poll_plans(redis, ids)
     ingested = [s.key for s in snapshots if s.provider == INGEST_PROVIDER]
     found = await request.app[keys.DECISIONS].pending_many(ingested)
     pending = dict(zip(ingested, found, strict=True))
     return [
-        JobView(**s.model_dump(), watched=w, rules=r, decisions=pending.get(s.key, []))
-        for s, w, r in zip(snapshots, polled, states, strict=True)
+        JobView(
+            **s.model_dump(),
+            watched=due is not None,
+            rules=r,
+            next_poll_at=due,
+            next_event_at=at,
+            decisions=pending.get(s.key, []),
+        )
+        for s, (due, at), r in zip(snapshots, plans, states, strict=True)
     ]
 
 

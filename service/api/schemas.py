@@ -100,6 +100,14 @@ class JobView(JobSnapshot):
         default_factory=list,
         description="An ingested job's decisions its trainer has not acked yet, oldest first.",
     )
+    next_poll_at: float | None = Field(
+        default=None, description="Epoch seconds of the job's next poll; null: not polled."
+    )
+    next_event_at: float | None = Field(
+        default=None,
+        description="Epoch seconds when the poll cadence expects the job's next event (it is"
+        " polled just after); null: no prediction (not running, or still learning its pace).",
+    )
 
 
 class JobList(BaseModel):

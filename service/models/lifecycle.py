@@ -131,6 +131,11 @@ def is_terminal(status: Status | None) -> bool:
     return status in TERMINAL
 
 
+def is_running(status: Status) -> bool:
+    """Training: its events come at the job's own cadence (service.models.cadence)."""
+    return status == "running"
+
+
 def is_idle(status: Status) -> bool:
     """Validating, queued or paused: no metrics flow, the status changes rarely."""
     return status in IDLE

@@ -10,8 +10,10 @@ import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
 
+from service.models import cadence
 from service.models.event import NormalizedEvent
 from service.store import keys
+from service.store.jobs import CADENCE_FIELD
 from service.store.stream_scan import ScanPage, scan_back
 
 log = structlog.get_logger(__name__)
@@ -38,12 +40,21 @@ async def rule_states(client: aioredis.Redis, job_ids: Sequence[str]) -> list[di
     ]
 
 
-async def watched(client: aioredis.Redis, job_ids: Sequence[str]) -> list[bool]:
-    """Whether each job is on the poll schedule right now."""
+async def poll_plans(
+    client: aioredis.Redis, job_ids: Sequence[str]
+) -> list[tuple[float | None, float | None]]:
+    """Per job: when its next poll is due and when its cadence expects the next event (s)."""
     if not job_ids:
         return []
-    scores = await client.zmscore(keys.SCHEDULE, list(job_ids))
-    return [score is not None for score in scores]
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.zmscore(keys.SCHEDULE, list(job_ids))
+        for job_id in job_ids:
+            pipe.hget(keys.job(job_id), CADENCE_FIELD)
+        scores, *states = await pipe.execute()
+    return [
+        (None if score is None else score / 1000, cadence.decode(state).expect_at)
+        for score, state in zip(scores, states, strict=True)
+    ]
 
 
 async def job_exists(client: aioredis.Redis, job_id: str) -> bool:

@@ -20,6 +20,8 @@ from service.store.scripts import Scripts
 # Snapshot fields stored as JSON inside the job hash; the rest are plain strings.
 _JSON_FIELDS = ("metadata", "metrics", "provider_details")
 _SNAPSHOT_FIELDS = tuple(JobSnapshot.model_fields)
+# Job hash field of the poll cadence model's state; it moves with the job, not the replica.
+CADENCE_FIELD = "cadence"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class JobRecord:
     status_at: int | None = None
     # `<ms>|<job JSON>` from the jobs listing, kept for a job's first poll (keys.listed).
     listed: str | None = None
+    # The poll cadence model's state (service.models.cadence), as encoded.
+    cadence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class JobStore:
             refresh=raw.get("refresh") or None,
             status_at=_int(raw.get("status_at")),
             listed=listed,
+            cadence=raw.get(CADENCE_FIELD) or None,
         )
 
     async def append(
@@ -122,16 +127,20 @@ class JobStore:
         cursor: str | None,
         owner: str = "",
         read: JobRead | None = None,
+        cadence: str | None = None,
     ) -> list[NormalizedEvent]:
         """Append the events not seen before, oldest first, with cursor and snapshot; atomic.
 
-        `read` says the caller read the job itself (its status is confirmed fresh).
+        `read` says the caller read the job itself (its status is confirmed fresh);
+        `cadence` is the poll model's new state, written with the rest (lease-fenced).
         Returns the events that were new. Raises LeaseLost when `owner` lost the lease
         and ForeignEvent when an event belongs to another job.
         """
         _check_owner(snapshot, events)
         snapshot = snapshot.model_copy(update={"updated_at": time.time()})
         snap_fields = _encode(snapshot)
+        if cadence is not None:
+            snap_fields[CADENCE_FIELD] = cadence
         args: list[str | int] = [owner, self._maxlen, self._window, cursor or "", len(snap_fields)]
         args += ["", ""] if read is None else [read.at_ms, read.refresh or ""]
         for name, value in snap_fields.items():
@@ -172,6 +181,14 @@ class JobStore:
             for j, raw in zip(job_keys, rows, strict=True)
             if raw
         ]
+
+    async def cadences(self, job_keys: Sequence[str]) -> list[str | None]:
+        """Each job's stored cadence state (None: none yet), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in job_keys:
+                pipe.hget(keys.job(key), CADENCE_FIELD)
+            found: list[str | None] = await pipe.execute()
+        return found
 
     async def statuses(self, job_keys: Sequence[str]) -> list[Status]:
         """The last known lifecycle status of each job, in one round trip."""

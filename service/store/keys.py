@@ -20,8 +20,6 @@ DELAYED = "ftwatch:delayed"
 SCHEDULE = "ftwatch:schedule"
 # Every job ftwatch has a snapshot of (terminal ones too), for the API.
 JOBS = "ftwatch:jobs"
-# Factor (>= 1) by which poll delays grow to fit the request budget; set by the census.
-POLL_STRETCH = "ftwatch:poll-stretch"
 # Token bucket of upstream requests shared by every replica (FTWATCH_MAX_REQUESTS_PER_SECOND).
 REQUEST_BUDGET = "ftwatch:budget:upstream"
 LEASE_PREFIX = "ftwatch:lease:job:"
@@ -40,6 +38,14 @@ def discovery_mark(provider: str) -> str:
     it started watching is never adopted.
     """
     return f"ftwatch:discovery:mark:{provider}"
+
+
+def poll_stretch(provider: str) -> str:
+    """Factor (>= 1) by which a provider's poll delays grow to fit its request budget.
+
+    Set (expiring) by the census replica; every replica applies it to that provider's jobs.
+    """
+    return f"ftwatch:poll-stretch:{provider}"
 
 
 def request_budget(provider: str) -> str:

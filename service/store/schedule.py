@@ -90,13 +90,14 @@ class Schedule:
     async def watched(self) -> int:
         return int(await self._redis.zcard(keys.SCHEDULE))
 
-    async def set_stretch(self, factor: float, ttl_seconds: float) -> None:
-        """Publish the poll-delay factor every replica applies (see cadence.budget_stretch)."""
-        await self._redis.set(keys.POLL_STRETCH, repr(factor), ex=max(1, int(ttl_seconds)))
+    async def set_stretch(self, provider: str, factor: float, ttl_seconds: float) -> None:
+        """Publish a provider's poll-delay factor (see cadence.provider_stretches)."""
+        ttl = max(1, int(ttl_seconds))
+        await self._redis.set(keys.poll_stretch(provider), repr(factor), ex=ttl)
 
-    async def stretch(self) -> float:
-        """The published poll-delay factor; 1 when none (no budget, or it expired)."""
-        raw = await self._redis.get(keys.POLL_STRETCH)
+    async def stretch(self, provider: str) -> float:
+        """A provider's published poll-delay factor; 1 when none (no budget, or it expired)."""
+        raw = await self._redis.get(keys.poll_stretch(provider))
         try:
             return max(1.0, float(raw)) if raw else 1.0
         except ValueError:

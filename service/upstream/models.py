@@ -40,6 +40,9 @@ class Job(_Lenient):
     created_at: int = 0
     finished_at: int | None = None
     estimated_finish: int | None = None
+    # Seconds the provider expects the job still to run, when its API says so directly
+    # (Together's progress); a provider-neutral hint for the poll cadence model.
+    seconds_remaining: float | None = None
     fine_tuned_model: str | None = None
     method: JobMethod | None = None
     metadata: dict[str, str] | None = None
@@ -63,6 +66,12 @@ class Job(_Lenient):
     @property
     def is_terminal(self) -> bool:
         return is_terminal(self.lifecycle)
+
+    def remaining_at(self, now: float) -> float | None:
+        """Seconds the job should still run, from `seconds_remaining` or `estimated_finish`."""
+        if self.seconds_remaining is not None:
+            return self.seconds_remaining
+        return None if self.estimated_finish is None else self.estimated_finish - now
 
 
 class JobEvent(_Lenient):

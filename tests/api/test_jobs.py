@@ -7,7 +7,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from service.models.cadence import Cadence
 from service.store import keys
+from service.store.jobs import JobStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
 from tests.api.conftest import Api, seed_job
@@ -125,3 +127,24 @@ async def test_bad_query_parameters_are_named(api: Api) -> None:
     assert locs == {"limit", "colour"}
     status, body = await api.get("/v1/jobs/ftjob-x/events", params={"cursor": "yesterday"})
     assert status == 422
+
+
+async def test_a_job_shows_its_next_poll_and_the_event_its_cadence_expects(
+    api: Api, redis: aioredis.Redis
+) -> None:
+    await seed_job(redis, "ftjob-cad")
+    await seed_job(redis, "ftjob-new")
+    now = 1_800_000_000.0
+    state = Cadence(now, (7.0, 7.0), now, now, now + 7.0)
+    store = JobStore(redis, Scripts(redis), maxlen=10_000, window=512)
+    snapshot = (await store.snapshots(["openai:ftjob-cad"]))[0]
+    await store.append(snapshot, [], cursor=None, cadence=state.encode())
+    await Schedule(redis, Scripts(redis), "test").watch(
+        ["openai:ftjob-cad"], due_ms=int((now + 7.5) * 1000)
+    )
+    status, body = await api.get("/v1/jobs/ftjob-cad")
+    assert status == 200, body
+    assert (body["next_poll_at"], body["next_event_at"]) == (now + 7.5, now + 7.0)
+    assert body["watched"] is True
+    status, body = await api.get("/v1/jobs/ftjob-new")  # never polled, no prediction
+    assert (body["watched"], body["next_poll_at"], body["next_event_at"]) == (False, None, None)

@@ -102,7 +102,13 @@ async def test_replicas_share_one_request_budget(
     settings: Settings, redis: aioredis.Redis, manual_sim: ManualSim
 ) -> None:
     rate = 20.0
-    limits = {"max_requests_per_second": rate, "poll_interval": 0.05, "discovery_interval": 60}
+    # Every interval (no cadence model), so the polls ask for more than the budget allows.
+    limits = {
+        "max_requests_per_second": rate,
+        "poll_interval": 0.05,
+        "discovery_interval": 60,
+        "max_poll_factor": 1.0,
+    }
     a, b = Metrics(), Metrics()
     async with (
         poller(settings, manual_sim, a, replica_name="a", **limits),

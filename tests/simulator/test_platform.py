@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -62,6 +63,25 @@ def test_events_visible_at_their_due_time_even_when_read_late(clock: ManualClock
     assert [r["created_at"] for r in rows] == [int(start + 2.0 + k) for k in range(1, 11)]
     first = rows[0]["id"]
     assert platform.visible_at(first)["visible_at"] == start + 3.0
+
+
+def _step_durations(spec: JobSpec) -> list[float]:
+    clock = ManualClock()
+    platform = make(clock, spec)
+    clock.advance(spec.start_after + spec.total_steps * spec.step_period * 2)
+    rows = [r for r in platform.visibility(str(spec.id)) if r["type"] == "metrics"]
+    times = [clock.wall_start + spec.start_after] + [r["visible_at"] for r in rows]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def test_step_jitter_varies_each_step_within_its_share_the_same_way_every_run() -> None:
+    spec = SFT.model_copy(update={"step_period": 7.0, "step_jitter": 0.1, "total_steps": 40})
+    steps = _step_durations(spec)
+    assert len(steps) == 40
+    assert all(6.3 - 1e-9 <= step <= 7.7 + 1e-9 for step in steps)
+    assert max(steps) - min(steps) > 0.7  # they do vary
+    assert _step_durations(spec) == steps
+    assert _step_durations(spec.model_copy(update={"step_jitter": 0.0})) == [7.0] * 40
 
 
 def test_paused_job_stands_still_and_resume_continues(clock: ManualClock) -> None:

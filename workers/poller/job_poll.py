@@ -9,13 +9,16 @@ order; a poll that reads it only because its events hinted at a change lists onc
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
 from service.metrics import Metrics
+from service.models import cadence
+from service.models.cadence import Cadence
 from service.models.ident import JobRef
-from service.models.lifecycle import Status
+from service.models.job import JobSnapshot
+from service.models.lifecycle import Status, is_running
 from service.providers.base import NewEvents, Provider
 from service.providers.registry import Providers
 from service.store.jobs import JobRead, JobRecord, JobStore
@@ -40,6 +43,7 @@ class PollResult:
     appended: int
     rejected: int
     read_job: bool = False
+    cadence: Cadence = field(default_factory=Cadence)  # the job's cadence after this poll
 
 
 def _then(first: NewEvents, later: NewEvents) -> NewEvents:
@@ -83,6 +87,7 @@ class JobPoller:
         ref = JobRef.parse(key)
         provider = self._providers[ref.provider]
         record = await self._store.load(key)
+        at = time.time()  # before the listing: what it shows was visible by then
         seen = await self._read(provider, ref.id, record)
         found = seen.found
         self._report_rejected(provider.name, ref.id, found)
@@ -92,13 +97,17 @@ class JobPoller:
         if change is not None:
             events.append(change)
         snapshot = merge_snapshot(record.snapshot, job, events)
+        pace, outcome = _cadence(record, seen, snapshot, at)
         added = await self._store.append(
             snapshot,
             events,
             cursor=found.newest_id or record.cursor,
             owner=owner,
             read=seen.read,
+            cadence=pace.encode(),
         )
+        if outcome is not None:
+            self._metrics.poll_predictions.labels(outcome).inc()
         self._remember(key, len(found.events), job.is_terminal)
         for event in added:
             self._metrics.events_ingested.labels(provider.name, event.type).inc()
@@ -110,6 +119,7 @@ class JobPoller:
             appended=len(added),
             rejected=len(found.rejected),
             read_job=seen.job is not None,
+            cadence=pace,
         )
 
     async def _read(self, provider: Provider, job_id: str, record: JobRecord) -> _Seen:
@@ -158,6 +168,22 @@ class JobPoller:
                 error=item.error,
                 hint="the upstream sent an event ftwatch cannot read; it is skipped",
             )
+
+
+def _cadence(
+    record: JobRecord, seen: _Seen, snapshot: JobSnapshot, at: float
+) -> tuple[Cadence, cadence.Outcome | None]:
+    """The job's cadence after this poll, and the outcome of the prediction it settled."""
+    state = cadence.decode(record.cadence)
+    prior = None
+    if seen.job is not None:  # a provider's hint, when the poll read the job
+        remaining = seen.job.remaining_at(at)
+        prior = cadence.prior_gap(remaining, snapshot.step, snapshot.total_steps)
+    created = [event.created_at for event in seen.found.events]
+    state, outcome = cadence.observe(state, at, created, prior=prior)
+    if not is_running(snapshot.status):
+        return cadence.suspend(state), None
+    return state, outcome
 
 
 def _now_ms() -> int:

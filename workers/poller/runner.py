@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 
 import structlog
 from redis.exceptions import RedisError
 
 from service.metrics import Metrics
+from service.models.cadence import Pace, decode, next_poll
 from service.models.ident import JobRef
+from service.models.lifecycle import is_running
 from service.providers.base import Provider
 from service.providers.registry import Providers, UnknownProvider
 from service.settings import Settings
@@ -19,9 +22,9 @@ from service.store.schedule import Schedule
 from service.upstream.errors import NotFound, UpstreamError
 from workers.outage import Outage
 from workers.poller.backpressure import BackPressure
-from workers.poller.cadence import budget_stretch, poll_delay
+from workers.poller.cadence import Watched, poll_delay, provider_stretches
 from workers.poller.discovery import discover
-from workers.poller.job_poll import JobPoller
+from workers.poller.job_poll import JobPoller, PollResult
 from workers.waiting import wait_event
 
 log = structlog.get_logger(__name__)
@@ -43,6 +46,7 @@ class Poller:
         metrics: Metrics,
         settings: Settings,
         backpressure: BackPressure | None = None,
+        rates: Mapping[str, float | None] | None = None,
     ) -> None:
         self._providers = providers
         self._backpressure = backpressure
@@ -55,7 +59,11 @@ class Poller:
         self._next_discovery = 0.0
         self._outage = Outage("poller")
         self._errors: dict[str, str] = {}
-        self._stretch = 1.0
+        self._stretch: dict[str, float] = {}  # provider → poll-delay factor
+        # Each provider's request budget (its own, else FTWATCH_MAX_REQUESTS_PER_SECOND).
+        self._rates: Mapping[str, float | None] = rates or {
+            name: settings.max_requests_per_second for name in providers
+        }
         # Set when a poll ends: its slot is claimed again at once, not at the next tick.
         self._slot_freed = asyncio.Event()
         self._sweep_task: asyncio.Task[None] | None = None
@@ -79,7 +87,7 @@ class Poller:
             return
         self._next_discovery = time.monotonic() + self._settings.discovery_interval
         self._metrics.expire_job_series()
-        self._stretch = await self._schedule.stretch()
+        self._stretch = {name: await self._schedule.stretch(name) for name in self._providers}
         held = [
             p
             for p in self._providers.values()
@@ -121,24 +129,26 @@ class Poller:
         """Set ftwatch_jobs_watched{provider,status} from every watched job's last status."""
         watched = await self._schedule.watched_ids()
         statuses = await self._jobs.statuses(watched)
-        by_provider = Counter(
-            (JobRef.parse(key).provider, s) for key, s in zip(watched, statuses, strict=True)
-        )
-        counts = Counter(statuses)
+        states = await self._jobs.cadences(watched)
+        providers = [JobRef.parse(key).provider for key in watched]
+        by_provider = Counter(zip(providers, statuses, strict=True))
         self._metrics.jobs_watched.clear()
         for (provider, status), count in by_provider.items():
             self._metrics.jobs_watched.labels(provider, status).set(count)
         settings = self._settings
-        # One listing page per 100 jobs per discovery interval.
-        sweep_rate = (len(statuses) // 100 + 1) / settings.discovery_interval
-        self._stretch = budget_stretch(
-            counts,
+        jobs = [
+            Watched(p, s, decode(c)) for p, s, c in zip(providers, statuses, states, strict=True)
+        ]
+        self._stretch = provider_stretches(
+            jobs,
+            self._rates,
             interval=settings.poll_interval,
             idle_factor=settings.idle_poll_factor,
-            rate=settings.max_requests_per_second,
-            sweep_rate=sweep_rate,
+            discovery_interval=settings.discovery_interval,
+            priced=settings.max_poll_factor > 1,
         )
-        await self._schedule.set_stretch(self._stretch, settings.discovery_interval * 3)
+        for provider, factor in self._stretch.items():
+            await self._schedule.set_stretch(provider, factor, settings.discovery_interval * 3)
 
     async def _claim_and_spawn(self) -> None:
         free = self._settings.poll_concurrency - len(self._tasks)
@@ -159,7 +169,7 @@ class Poller:
     async def _poll(self, key: str, claimed_at: int) -> None:
         ref = JobRef.parse(key)
         with structlog.contextvars.bound_contextvars(provider=ref.provider, job_id=ref.id):
-            delay = await self._poll_once(key)
+            delay = await self._poll_once(key, claimed_at / 1000)
             try:
                 # Counted from the claim, not the poll's end: a job is polled every
                 # interval, not every interval plus the poll's own duration.
@@ -169,17 +179,17 @@ class Poller:
                 # The lease expires by itself and the job falls due again: nothing lost.
                 log.warning("release_failed", error=str(exc))
 
-    async def _poll_once(self, key: str) -> float | None:
+    async def _poll_once(self, key: str, claimed_at: float) -> float | None:
         """Poll and return the delay to the next poll (None drops the job)."""
         try:
-            return await self._poll_job(key)
+            return await self._poll_job(key, claimed_at)
         except Exception as exc:  # noqa: BLE001 - counted and logged in _report_crash
             # A bug or a record ftwatch cannot read: the job stays watched and is tried
             # again at the usual pace; the loop and the other polls go on.
             self._report_crash(key, exc)
             return self._settings.poll_interval
 
-    async def _poll_job(self, key: str) -> float | None:
+    async def _poll_job(self, key: str, claimed_at: float) -> float | None:
         """One poll, its expected failures handled; the delay to the next (None: drop)."""
         settings = self._settings
         try:
@@ -207,8 +217,17 @@ class Poller:
         self._errors.pop(key, None)
         if result.appended:
             log.debug("events_appended", count=result.appended, status=result.status)
+        return self._next_delay(key, result, claimed_at)
+
+    def _next_delay(self, key: str, result: PollResult, claimed_at: float) -> float | None:
+        """Seconds from the claim to the next poll: the job's cadence when it is running."""
+        settings = self._settings
+        stretch = self._stretch.get(JobRef.parse(key).provider, 1.0)
+        if is_running(result.status) and settings.max_poll_factor > 1:
+            pace = Pace(settings.poll_interval, settings.max_poll_factor, stretch)
+            return next_poll(result.cadence, pace) - claimed_at
         delay = poll_delay(result.status, settings.poll_interval, settings.idle_poll_factor)
-        return None if delay is None else delay * self._stretch
+        return None if delay is None else delay * stretch
 
     def _report_once(self, key: str, exc: UpstreamError) -> None:
         """Log a job's upstream error when it first appears or changes, not every poll."""
