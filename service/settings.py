@@ -11,6 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.durations import parse_duration
+from service.redis_target import parse_target
 
 # FTWATCH_WEBHOOK_RETRY_DELAYS: more delays than this is a typo, not a schedule.
 MAX_RETRY_DELAYS = 20
@@ -155,6 +156,8 @@ def redis_url(url: str) -> str:
         _parse_redis_url(url)
     elif not rest.split("/", 1)[0].rpartition("@")[2]:
         raise ValueError(f"{scheme}:// needs at least one host:port")
+    else:
+        parse_target(url)  # the same parse connect_redis does, so a bad list fails here
     return url
 
 
