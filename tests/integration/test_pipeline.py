@@ -12,6 +12,12 @@ DIVERGES = "ftjob-demo-sft-diverges"
 
 
 async def test_each_demo_job_is_handled_once(pipeline: Pipeline) -> None:
+    await assert_each_demo_job_handled_once(pipeline)
+
+
+async def assert_each_demo_job_handled_once(pipeline: Pipeline) -> None:
+    """Plateau paused once, grader paused and resumed once, diverging cancelled once."""
+
     async def settled() -> bool:
         return (
             await pipeline.job_status(HEALTHY) == "succeeded"
