@@ -50,6 +50,7 @@ def test_a_cluster_url_lists_its_seed_nodes() -> None:
         ("redis+cluster://n1:7000?ssl=1", "unknown option 'ssl'"),
         ("redis+cluster://", "needs at least one host:port"),
         ("memcached://m1:11211", "scheme 'memcached://' is not supported"),
+        ("redis+cluster://n1:7000,n2:7001", "redis+cluster:// is not supported by this version"),
     ],
 )
 def test_a_bad_redis_url_stops_the_start_naming_the_variable(
