@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from tests.support import RedisServer, eventually, free_port, wait_for_pong
 
@@ -17,6 +19,9 @@ SERVICE = "ftwatch"
 # Quick to notice a dead primary (a test waits for it), slow enough that a busy CI
 # machine's pauses are not taken for deaths.
 DOWN_AFTER_MS = 1500
+# A primary without a replica acknowledging within 5 s refuses writes (NOREPLICAS): the
+# old primary stops taking writes the moment the sentinels promote another node.
+GUARD = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "5")
 
 
 class SentinelProcess:
@@ -53,15 +58,22 @@ class SentinelProcess:
 
 
 class SentinelSet:
-    """A primary, its replica and three sentinels watching them, all on 127.0.0.1."""
+    """A primary, two replicas and three sentinels watching them, all on 127.0.0.1.
+
+    Two replicas, as deploy/kubernetes/overlays/ha runs: with min-replicas-to-write 1 the
+    primary refuses writes once cut off from its replicas (what keeps a failover from
+    losing them), so a primary left after one node died still needs a replica.
+    """
 
     def __init__(self, workdir: Path) -> None:
-        self.nodes = [RedisServer(_mkdir(workdir / "primary"))]
-        replica_of = ("--replicaof", "127.0.0.1", str(self.nodes[0].port))
-        self.nodes.append(RedisServer(_mkdir(workdir / "replica"), extra=replica_of))
+        self.nodes = [RedisServer(_mkdir(workdir / "primary"), extra=GUARD)]
+        replica_of = ("--replicaof", "127.0.0.1", str(self.nodes[0].port), *GUARD)
+        for n in range(2):
+            self.nodes.append(RedisServer(_mkdir(workdir / f"replica{n}"), extra=replica_of))
         self.sentinels = [
             SentinelProcess(_mkdir(workdir / f"sentinel{n}"), self.nodes[0].port) for n in range(3)
         ]
+        self._disruptions = 0
 
     @property
     def url(self) -> str:
@@ -92,11 +104,32 @@ class SentinelSet:
             for sentinel in self.sentinels:
                 info = await _sentinel(sentinel.port, "MASTER")
                 # redis-py parses the reply into a dict of typed fields
-                if int(info["num-slaves"]) < 1 or int(info["num-other-sentinels"]) < 2:
+                if int(info["num-slaves"]) < 2 or int(info["num-other-sentinels"]) < 2:
                     return False
             return True
 
         await eventually(known, timeout=20, interval=0.1, message="sentinels not ready")
+        # The replicas count for min-replicas-to-write once their first sync is done.
+        await eventually(self._writable, timeout=20, interval=0.1, message="primary refuses writes")
+
+    async def healed(self) -> None:
+        """Wait until the primary has both replicas again (an old primary is demoted by
+        the sentinels only ~8 s after a failover; until then it refuses writes)."""
+
+        async def both() -> bool:
+            port = await self.primary_port()
+            async with aioredis.Redis(port=port, decode_responses=True) as client:
+                info = await client.info("replication")
+            return int(info.get("connected_slaves", 0)) >= 2
+
+        await eventually(both, timeout=30, interval=0.2, message="replicas did not rejoin")
+
+    async def _writable(self) -> bool:
+        port = await self.primary_port()
+        async with aioredis.Redis(port=port, decode_responses=True) as client:
+            with contextlib.suppress(ResponseError):
+                return bool(await client.set("ha:probe", "1", px=1000))
+        return False
 
     async def failover(self) -> int:
         """SENTINEL FAILOVER (the replica made primary at once); returns the new primary."""
@@ -109,6 +142,20 @@ class SentinelSet:
         before = await self.primary_port()
         next(n for n in self.nodes if n.port == before).kill()
         return await self._moved_from(before)
+
+    async def disrupt(self, down: float) -> str:
+        """A planned failover and a killed primary by turns (the killed one back after
+        `down` s, as a replica); says which it was."""
+        self._disruptions += 1
+        if self._disruptions % 2:
+            await self.failover()
+            return "SENTINEL FAILOVER"
+        before = await self.primary_port()
+        killed = next(n for n in self.nodes if n.port == before)
+        await self.kill_primary()
+        await asyncio.sleep(down)
+        await asyncio.to_thread(killed.start)  # the sentinels make it the new one's replica
+        return f"primary killed, back after {down:.1f}s"
 
     async def _moved_from(self, before: int) -> int:
         async def moved() -> int:

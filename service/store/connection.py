@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
@@ -49,6 +51,29 @@ def _options(retries: int) -> dict[str, Any]:
     }
 
 
+class _MasterConnection(SentinelManagedConnection):
+    """A connection to the master the sentinels name, asking them again when it is stale."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        # After a failover the old master keeps accepting writes until the sentinels
+        # demote it (seconds later): those writes are lost. With min-replicas-to-write
+        # (deploy/README.md) it refuses them at once with NOREPLICAS, which, like redis-py's
+        # READONLY case, means: drop the connection, and the retry asks the sentinels again.
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            if "NOREPLICAS" not in str(exc):
+                raise
+            await self.disconnect()
+            raise RedisConnectionError(
+                "the master lost its replicas: asking the sentinels"
+            ) from exc
+
+
+class _MasterSSLConnection(_MasterConnection, SSLConnection):
+    """The same over TLS (`?tls=true`)."""
+
+
 class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
     """Connections to whichever node the sentinels name master, waiting when all are busy."""
 
@@ -82,7 +107,7 @@ def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
         connection_pool_class=_BlockingSentinelPool,
         db=target.db,
         password=target.password,
-        ssl=target.tls,
+        connection_class=_MasterSSLConnection if target.tls else _MasterConnection,
         **_options(retries),
     )
     return client

@@ -300,6 +300,7 @@ def test_ha_overlay_runs_redis_with_sentinel_that_ftwatch_finds() -> None:
     assert target.service == "ftwatch"
     script = find(docs, "ConfigMap", "ftwatch-redis-scripts")["data"]["configure.sh"]
     assert f"sentinel monitor {target.service} " in script
+    assert "min-replicas-to-write 1" in script  # an old primary refuses writes at once
 
 
 def test_prod_overlay_is_picked_up_by_kube_prometheus_stack() -> None:
