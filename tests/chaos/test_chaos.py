@@ -39,7 +39,7 @@ def _runs() -> list[Any]:
     seeds = [int(s) for s in raw.split(",")] if raw else list(SEEDS)
     forced = os.environ.get("FTWATCH_CHAOS_TOPOLOGY")
     # On a Sentinel set (opt-in: a minute per seed) the plan's Redis restarts become
-    # failovers: a planned one, then a killed primary.
+    # planned failovers (SENTINEL FAILOVER).
     kind = os.environ.get("FTWATCH_CHAOS_REDIS", "single")
     label = "" if kind == "single" else f"-{kind}"
     runs = []
