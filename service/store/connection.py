@@ -24,13 +24,18 @@ MAX_CONNECTIONS = 64
 # Sentinels answer "where is the master" from memory: a short timeout moves on to the
 # next sentinel quickly when one is down.
 SENTINEL_TIMEOUT = 1.0
+# A failover stops writes for seconds (the old master refuses them until the sentinels
+# name the new one): retrying inside the client for about as long (jittered backoff
+# capped at 1 s) lets a command complete on the new master instead of failing into the
+# loops' outage backoff, which would add up to its cap on top.
+SENTINEL_RETRIES = 10
 
 
 def connect_redis(url: str, *, retries: int = 3) -> aioredis.Redis:
     """A client that reconnects after a server restart (from_url has no retries by default)."""
     scheme = url.partition("://")[0].lower()
     if scheme == SENTINEL:
-        return _sentinel_master(parse_target(url), retries)
+        return _sentinel_master(parse_target(url), max(retries, SENTINEL_RETRIES))
     if scheme == CLUSTER:
         raise ValueError(f"{CLUSTER}:// is not supported yet: use a Sentinel set or one Redis")
     pool = aioredis.BlockingConnectionPool.from_url(url, **_options(retries))
