@@ -42,13 +42,31 @@ def free_port() -> int:
     raise RuntimeError("no port on 127.0.0.1 that this test run has not handed out already")
 
 
+def wait_for_pong(port: int) -> None:
+    """Wait (bounded) until a redis-server or sentinel on `port` answers PING."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock,
+        ):
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"redis-server on port {port} did not start")
+
+
 class RedisServer:
     """A real redis-server on 127.0.0.1 that a test can kill and restart (AOF keeps data)."""
 
-    def __init__(self, workdir: Path, *, appendonly: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, *, appendonly: bool = True, extra: tuple[str, ...] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.appendonly = appendonly
+        self.extra = extra  # more redis-server arguments (a replica's --replicaof)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -73,21 +91,12 @@ class RedisServer:
                 "always",
                 "--dir",
                 str(self.workdir),
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock,
-            ):
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        wait_for_pong(self.port)
 
     def kill(self) -> None:
         """SIGKILL the server (what a crash looks like to clients)."""

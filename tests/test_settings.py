@@ -70,7 +70,6 @@ def test_bad_webhook_retry_delays_stop_the_start_with_a_clear_message(
         "rediss://:secret@redis.example.com:6380",
         "unix:///var/run/redis.sock?db=2",
         "redis+sentinel://:secret@s1:26379,s2:26379/mymaster/0",
-        "redis+cluster://n1:7000,n2:7000",
     ],
 )
 def test_every_redis_url_scheme_of_the_spec_is_accepted(

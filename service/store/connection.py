@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.asyncio as aioredis
+from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
 
 # BLOCK reads stay well below the socket timeout (stack-notes: redis-py 8 defaults to a
 # 5 s socket timeout and a longer BLOCK turns into a timeout error).
@@ -14,20 +21,98 @@ SOCKET_TIMEOUT = 10.0
 BLOCK_MS = 2000
 # Each blocked XREADGROUP holds a connection; the blocking pool waits instead of raising.
 MAX_CONNECTIONS = 64
+# Sentinels answer "where is the master" from memory: a short timeout moves on to the
+# next sentinel quickly when one is down.
+SENTINEL_TIMEOUT = 1.0
+# A failover stops writes for seconds (the old master refuses them until the sentinels
+# name the new one): retrying inside the client for about as long (jittered backoff
+# capped at 1 s) lets a command complete on the new master instead of failing into the
+# loops' outage backoff, which would add up to its cap on top.
+SENTINEL_RETRIES = 10
 
 
 def connect_redis(url: str, *, retries: int = 3) -> aioredis.Redis:
     """A client that reconnects after a server restart (from_url has no retries by default)."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=SOCKET_TIMEOUT,
-        socket_timeout=SOCKET_TIMEOUT,
-        socket_connect_timeout=5.0,
-        health_check_interval=30,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        decode_responses=True,
-    )
+    scheme = url.partition("://")[0].lower()
+    if scheme == SENTINEL:
+        return _sentinel_master(parse_target(url), max(retries, SENTINEL_RETRIES))
+    if scheme == CLUSTER:
+        raise ValueError(f"{CLUSTER}:// is not supported yet: use a Sentinel set or one Redis")
+    pool = aioredis.BlockingConnectionPool.from_url(url, **_options(retries))
     # from_pool hands the pool to the client, so aclose() also closes its connections.
     return aioredis.Redis.from_pool(pool)
+
+
+def _options(retries: int) -> dict[str, Any]:
+    return {
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": SOCKET_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": 5.0,
+        "health_check_interval": 30,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "decode_responses": True,
+    }
+
+
+class _MasterConnection(SentinelManagedConnection):
+    """A connection to the master the sentinels name, asking them again when it is stale."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        # After a failover the old master keeps accepting writes until the sentinels
+        # demote it (seconds later): those writes are lost. With min-replicas-to-write
+        # (deploy/README.md) it refuses them at once with NOREPLICAS, which, like redis-py's
+        # READONLY case, means: drop the connection, and the retry asks the sentinels again.
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            if "NOREPLICAS" not in str(exc):
+                raise
+            await self.disconnect()
+            raise RedisConnectionError(
+                "the master lost its replicas: asking the sentinels"
+            ) from exc
+
+
+class _MasterSSLConnection(_MasterConnection, SSLConnection):
+    """The same over TLS (`?tls=true`)."""
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """Connections to whichever node the sentinels name master, waiting when all are busy."""
+
+
+class _MasterClient(aioredis.Redis):
+    """The master's client; closing it also closes its connections to the sentinels."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            for sentinel in pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
+
+def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
+    # A failover makes the old master answer READONLY (or not at all): the managed
+    # connection then asks the sentinels again, and the retries span the election.
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        list(target.hosts),
+        sentinel_kwargs={
+            "socket_timeout": SENTINEL_TIMEOUT,
+            "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "password": target.sentinel_password,
+            "decode_responses": True,
+        },
+    )
+    client: aioredis.Redis = sentinel.master_for(
+        target.service,
+        redis_class=_MasterClient,
+        connection_pool_class=_BlockingSentinelPool,
+        db=target.db,
+        password=target.password,
+        connection_class=_MasterSSLConnection if target.tls else _MasterConnection,
+        **_options(retries),
+    )
+    return client

@@ -17,6 +17,7 @@ from simulator.faults import Faults
 from simulator.routes_api import SimState
 from tests.chaos.receiver import ChaosReceiver
 from tests.chaos.schedule import Disruption
+from tests.ha import SentinelSet
 from tests.support import FtwatchProcess, RedisServer
 
 Topology = Literal["replicas", "split"]
@@ -87,7 +88,7 @@ class Replica:
 class Cluster:
     """Redis, the ftwatch replicas, the simulator's fault switch and the receiver."""
 
-    redis: RedisServer
+    redis: RedisServer | SentinelSet
     sim: SimState
     receiver: ChaosReceiver
     replicas: dict[str, Replica]
@@ -115,9 +116,7 @@ class Cluster:
         if item.kind == "kill":
             await self._kill(self.replicas[item.target], item.down, item.same_name)
         elif item.kind == "redis":
-            await asyncio.to_thread(self.redis.kill)
-            await asyncio.sleep(item.down)
-            await asyncio.to_thread(self.redis.start)
+            await self._redis_down(item.down)
         elif item.kind == "upstream":
             await self._upstream_faults(item)
         else:
@@ -126,6 +125,19 @@ class Cluster:
             self.receiver.mode = None
         self.done[item.kind] += 1
         self._note(f"end of: {item.describe()}")
+
+    async def _redis_down(self, down: float) -> None:
+        # One redis-server is restarted (AOF keeps the data); a Sentinel set fails over.
+        # Planned failovers only: a killed primary stops writes for the sentinels'
+        # down-after plus an election (~10 s), in which this fleet's short jobs end
+        # unwatched; tests/integration/test_pipeline_sentinel.py kills one instead.
+        if isinstance(self.redis, SentinelSet):
+            await self.redis.disrupt()
+            self._note("sentinel: SENTINEL FAILOVER done")
+            return
+        await asyncio.to_thread(self.redis.kill)
+        await asyncio.sleep(down)
+        await asyncio.to_thread(self.redis.start)
 
     async def _upstream_faults(self, item: Disruption) -> None:
         # Windows may overlap: the latest one started is in force until it ends.

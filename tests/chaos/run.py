@@ -28,6 +28,7 @@ from tests.chaos.receiver import SECRET, ChaosReceiver
 from tests.chaos.schedule import Plan, build_plan
 from tests.chaos.settle import settle
 from tests.chaos.summary import RunFacts
+from tests.ha import SentinelSet
 from tests.support import RedisServer, served
 
 CHAOS_WINDOW = 30.0
@@ -85,7 +86,11 @@ def _sim_facts(facts: RunFacts, sim: SimState) -> None:
 
 
 async def run_chaos(
-    seed: int, topology: Topology, workdir: Path, redis: RedisServer, intensity: float = 1.0
+    seed: int,
+    topology: Topology,
+    workdir: Path,
+    redis: RedisServer | SentinelSet,
+    intensity: float = 1.0,
 ) -> Outcome:
     """The whole run for one seed; never raises for what it judges (see Outcome.verdict)."""
     began = time.monotonic()

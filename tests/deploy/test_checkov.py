@@ -54,7 +54,7 @@ def test_every_framework_ran_over_every_part(report: Report) -> None:
         for c in report["kustomize"]["results"]["passed_checks"]
         if c["resource"].startswith("overlay:")
     }
-    assert checked == {"overlays/dev", "overlays/prod"}
+    assert checked == {"overlays/dev", "overlays/ha", "overlays/prod"}
 
 
 def test_no_failed_checks(report: Report) -> None:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from cloudcoil.models.prometheus_operator import v1 as monitoring
 
+from service.redis_target import parse_target
 from tests.deploy.conftest import ALERTS, KUSTOMIZE, VENV_BIN, find, kustomize, run
 
 Docs = list[dict[str, Any]]
@@ -24,6 +25,9 @@ CRDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): monitoring.ServiceMonitor,
     ("monitoring.coreos.com/v1", "PrometheusRule"): monitoring.PrometheusRule,
 }
+# The overlays that bring their own Redis generate the Secret and run in a namespace of their own.
+GENERATED_SECRETS = ("dev", "ha")
+NAMESPACES = {"dev": "ftwatch-dev", "ha": "ftwatch-ha"}
 RECOMMENDED = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -187,7 +191,7 @@ def test_secrets_reach_the_pods_from_the_secret_and_redis_url_is_required(
 ) -> None:
     name, docs = overlay
     secret_name = "ftwatch-secrets"
-    if name == "dev":  # generated there; in prod the operator creates it (deploy/README.md)
+    if name in GENERATED_SECRETS:  # in prod the operator creates it (deploy/README.md)
         secret = find(docs, "Secret", "ftwatch-secrets")
         secret_name = secret["metadata"]["name"]
     for role in ROLES:
@@ -249,7 +253,7 @@ def test_recommended_labels_everywhere(overlay: tuple[str, Docs]) -> None:
             continue
         labels = doc["metadata"]["labels"]
         assert all(key in labels for key in RECOMMENDED), (doc["kind"], doc["metadata"]["name"])
-        assert doc["metadata"]["namespace"] == ("ftwatch-dev" if name == "dev" else "ftwatch")
+        assert doc["metadata"]["namespace"] == NAMESPACES.get(name, "ftwatch")
     for workload in pod_templates(docs):
         template = workload["spec"]["template"]["metadata"]["labels"]
         assert "app.kubernetes.io/component" in template
@@ -274,6 +278,29 @@ def test_dev_overlay_adds_a_persistent_aof_redis_that_ftwatch_uses() -> None:
     secret = find(docs, "Secret", "ftwatch-secrets")
     url = secret["data"]["FTWATCH_REDIS_URL"]
     assert base64.b64decode(url).decode() == "redis://ftwatch-redis:6379/0"
+
+
+def test_ha_overlay_runs_redis_with_sentinel_that_ftwatch_finds() -> None:
+    docs = kustomize(KUSTOMIZE / "overlays" / "ha")
+    redis = find(docs, "StatefulSet", "ftwatch-redis")
+    pod = redis["spec"]["template"]["spec"]
+    assert redis["spec"]["replicas"] == 3
+    assert {c["name"] for c in pod["containers"]} == {"redis", "sentinel"}
+    sentinel = next(c for c in pod["containers"] if c["name"] == "sentinel")
+    assert "--sentinel" in sentinel["args"]
+    service = find(docs, "Service", "ftwatch-redis")
+    assert service["spec"]["publishNotReadyAddresses"]
+    assert {p["port"] for p in service["spec"]["ports"]} == {6379, 26379}
+    secret = find(docs, "Secret", "ftwatch-secrets")
+    url = base64.b64decode(secret["data"]["FTWATCH_REDIS_URL"]).decode()
+    target = parse_target(url)  # ftwatch's own parser: what it will connect to
+    pods = {f"ftwatch-redis-{n}.{service['metadata']['name']}" for n in range(3)}
+    assert {host for host, _ in target.hosts} == pods
+    assert {port for _, port in target.hosts} == {26379}
+    assert target.service == "ftwatch"
+    script = find(docs, "ConfigMap", "ftwatch-redis-scripts")["data"]["configure.sh"]
+    assert f"sentinel monitor {target.service} " in script
+    assert "min-replicas-to-write 1" in script  # an old primary refuses writes at once
 
 
 def test_prod_overlay_is_picked_up_by_kube_prometheus_stack() -> None:

@@ -12,6 +12,14 @@ DIVERGES = "ftjob-demo-sft-diverges"
 
 
 async def test_each_demo_job_is_handled_once(pipeline: Pipeline) -> None:
+    await assert_each_demo_job_handled_once(pipeline)
+
+
+async def assert_each_demo_job_handled_once(
+    pipeline: Pipeline, timeout: float = 40, recorded_within: float = 10
+) -> None:
+    """Plateau paused once, grader paused and resumed once, diverging cancelled once."""
+
     async def settled() -> bool:
         return (
             await pipeline.job_status(HEALTHY) == "succeeded"
@@ -20,7 +28,7 @@ async def test_each_demo_job_is_handled_once(pipeline: Pipeline) -> None:
             and await pipeline.job_status(PLATEAU) == "paused"
         )
 
-    await eventually(settled, timeout=40, interval=0.2, message="demo jobs did not settle")
+    await eventually(settled, timeout=timeout, interval=0.2, message="demo jobs did not settle")
     assert await pipeline.sim_actions(PLATEAU) == ["pause"]
     assert await pipeline.sim_actions(GRADER) == ["pause", "resume"]
     assert await pipeline.sim_actions(DIVERGES) == ["cancel"]
@@ -31,7 +39,7 @@ async def test_each_demo_job_is_handled_once(pipeline: Pipeline) -> None:
         done = {f.job.id for f in firings if f.rule == "finished"}
         return done if {HEALTHY, GRADER, DIVERGES} <= done else set()
 
-    await eventually(finished_recorded, timeout=10, message="completion not recorded")
+    await eventually(finished_recorded, timeout=recorded_within, message="completion not recorded")
     firings = await pipeline.firings()
     plateau = [f for f in firings if f.rule == "reward-plateau" and not f.actions[0].at]
     assert len(plateau) == 1

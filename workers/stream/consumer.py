@@ -143,6 +143,10 @@ class StreamConsumer:
                 await self._ensure(stop)
             except RedisError as exc:
                 await self._outage.wait(exc, stop)
+                # A read whose reply the dropped connection lost (a failover, a restart;
+                # redis-py's retry sent it again) left entries in our pending list: read
+                # them now, not after claim_idle_seconds.
+                backlog = "0"
 
     async def _ensure(self, stop: asyncio.Event) -> None:
         """Create the group, riding out an outage until it exists or `stop` is set."""

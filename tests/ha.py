@@ -1,0 +1,179 @@
+"""Real Redis HA topologies for the tests: a Sentinel set (primary, replica, three sentinels)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from tests.support import RedisServer, eventually, free_port, wait_for_pong
+
+SERVICE = "ftwatch"
+# Quick to notice a dead primary (a test waits for it), slow enough that a busy CI
+# machine's pauses are not taken for deaths.
+DOWN_AFTER_MS = 1500
+# A primary without a replica acknowledging within 5 s refuses writes (NOREPLICAS): the
+# old primary stops taking writes the moment the sentinels promote another node.
+GUARD = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "5")
+
+
+class SentinelProcess:
+    """One `redis-server --sentinel` on a free port, its config file in its own directory."""
+
+    def __init__(self, workdir: Path, primary_port: int) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.primary_port = primary_port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server must be on PATH for the tests"
+        conf = self.workdir / "sentinel.conf"  # sentinels rewrite it: a file of its own
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary_port} 2\n"
+            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
+            f"sentinel failover-timeout {SERVICE} 10000\n"
+        )
+        self.proc = subprocess.Popen(
+            [binary, str(conf), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_pong(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+class SentinelSet:
+    """A primary, two replicas and three sentinels watching them, all on 127.0.0.1.
+
+    Two replicas, as deploy/kubernetes/overlays/ha runs: with min-replicas-to-write 1 the
+    primary refuses writes once cut off from its replicas (what keeps a failover from
+    losing them), so a primary left after one node died still needs a replica.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.nodes = [RedisServer(_mkdir(workdir / "primary"), extra=GUARD)]
+        replica_of = ("--replicaof", "127.0.0.1", str(self.nodes[0].port), *GUARD)
+        for n in range(2):
+            self.nodes.append(RedisServer(_mkdir(workdir / f"replica{n}"), extra=replica_of))
+        self.sentinels = [
+            SentinelProcess(_mkdir(workdir / f"sentinel{n}"), self.nodes[0].port) for n in range(3)
+        ]
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+
+    def start(self) -> None:
+        for server in self.nodes:
+            server.start()
+        for sentinel in self.sentinels:
+            sentinel.start()
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        for server in self.nodes:
+            server.stop()
+
+    async def primary_port(self) -> int:
+        """The port the sentinels name as the primary now."""
+        address = await _sentinel(self.sentinels[0].port, "GET-MASTER-ADDR-BY-NAME")
+        return int(address[1])  # redis-py parses it: (host, port)
+
+    async def ready(self) -> None:
+        """Wait until every sentinel knows the replica and the other sentinels."""
+
+        async def known() -> bool:
+            for sentinel in self.sentinels:
+                info = await _sentinel(sentinel.port, "MASTER")
+                # redis-py parses the reply into a dict of typed fields
+                if int(info["num-slaves"]) < 2 or int(info["num-other-sentinels"]) < 2:
+                    return False
+            return True
+
+        await eventually(known, timeout=20, interval=0.1, message="sentinels not ready")
+        # The replicas count for min-replicas-to-write once their first sync is done.
+        await eventually(self._writable, timeout=20, interval=0.1, message="primary refuses writes")
+
+    async def healed(self) -> None:
+        """Wait until the primary has both replicas again (an old primary is demoted by
+        the sentinels only ~8 s after a failover; until then it refuses writes)."""
+
+        async def both() -> bool:
+            port = await self.primary_port()
+            async with aioredis.Redis(port=port, decode_responses=True) as client:
+                info = await client.info("replication")
+            return int(info.get("connected_slaves", 0)) >= 2
+
+        await eventually(both, timeout=30, interval=0.2, message="replicas did not rejoin")
+
+    async def _writable(self) -> bool:
+        port = await self.primary_port()
+        async with aioredis.Redis(port=port, decode_responses=True) as client:
+            with contextlib.suppress(ResponseError):
+                return bool(await client.set("ha:probe", "1", px=1000))
+        return False
+
+    async def failover(self) -> int:
+        """SENTINEL FAILOVER (the replica made primary at once); returns the new primary."""
+        before = await self.primary_port()
+        await _sentinel(self.sentinels[0].port, "FAILOVER")
+        return await self._moved_from(before)
+
+    async def kill_primary(self) -> int:
+        """SIGKILL the primary; returns the port of the replica the sentinels promote."""
+        before = await self.primary_port()
+        next(n for n in self.nodes if n.port == before).kill()
+        return await self._moved_from(before)
+
+    async def disrupt(self) -> None:
+        """SENTINEL FAILOVER once the set has healed from the one before (three nodes
+        survive one failure at a time; the sentinels demote an old primary ~8 s after)."""
+        await self.healed()
+        await self.failover()
+
+    async def _moved_from(self, before: int) -> int:
+        async def moved() -> int:
+            with contextlib.suppress(OSError):
+                port = await self.primary_port()
+                return port if port != before else 0
+            return 0
+
+        return await eventually(moved, timeout=30, interval=0.1, message="no failover")
+
+
+async def _sentinel(port: int, command: str) -> Any:
+    """`SENTINEL <command> ftwatch` on one sentinel (redis-py leaves these untyped)."""
+    async with aioredis.Redis(port=port, decode_responses=True) as client:
+        return await client.execute_command("SENTINEL", command, SERVICE)  # type: ignore[no-untyped-call]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+@contextlib.contextmanager
+def sentinel_set(workdir: Path) -> Iterator[SentinelSet]:
+    """A started Sentinel set, always stopped afterwards."""
+    ha = SentinelSet(workdir)
+    try:
+        ha.start()
+        yield ha
+    finally:
+        ha.stop()

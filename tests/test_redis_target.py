@@ -1,0 +1,64 @@
+"""FTWATCH_REDIS_URL's Sentinel and Cluster forms: what ftwatch connects to, or why not."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.cli import load_settings
+from service.config_check import ConfigError
+from service.redis_target import RedisTarget, parse_target
+
+
+def test_a_sentinel_url_names_the_sentinels_the_service_and_the_db() -> None:
+    target = parse_target("redis+sentinel://:s%40cret@s1:26379,10.0.0.2:26380/mymaster/2")
+    assert target == RedisTarget(
+        scheme="redis+sentinel",
+        hosts=(("s1", 26379), ("10.0.0.2", 26380)),
+        password="s@cret",
+        service="mymaster",
+        db=2,
+    )
+
+
+def test_a_sentinel_url_without_db_uses_db_0_and_tls_is_an_option() -> None:
+    target = parse_target("redis+sentinel://s1:26379/mymaster?tls=true&sentinel_password=x")
+    assert (target.db, target.tls, target.password, target.sentinel_password) == (
+        0,
+        True,
+        None,
+        "x",
+    )
+
+
+def test_a_cluster_url_lists_its_seed_nodes() -> None:
+    target = parse_target("redis+cluster://:pw@n1:7000,n2:7001")
+    assert (target.hosts, target.password, target.tls) == (
+        (("n1", 7000), ("n2", 7001)),
+        "pw",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+sentinel://s1:26379", "needs the service name"),
+        ("redis+sentinel://s1:26379/mymaster/zero", "db 'zero' after the service name"),
+        ("redis+sentinel://s1/mymaster", "'s1' is not host:port"),
+        ("redis+cluster://n1:7000,n2:http", "port of 'n2:http' is not a number"),
+        ("redis+cluster://n1:7000/3", "takes no path"),
+        ("redis+cluster://n1:7000?ssl=1", "unknown option 'ssl'"),
+        ("redis+cluster://", "needs at least one host:port"),
+        ("memcached://m1:11211", "scheme 'memcached://' is not supported"),
+        ("redis+cluster://n1:7000,n2:7001", "redis+cluster:// is not supported by this version"),
+    ],
+)
+def test_a_bad_redis_url_stops_the_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("FTWATCH_REDIS_URL", url)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    [message] = refused.value.problems
+    assert message.startswith("FTWATCH_REDIS_URL: ")
+    assert problem in message
