@@ -134,11 +134,23 @@ class EventPage(BaseModel):
     next_cursor: str | None = None
 
 
+class ManualRequest(Strict):
+    """Who asks for a manual action and why, for the audit log (both optional)."""
+
+    actor: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s:][^\n]*$")] | None = (
+        Field(default=None, description="Who asks: recorded as `api:<actor>`.")
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
+        default=None, description="Why, in words: the audit log's reason."
+    )
+
+
 class ManualResult(BaseModel):
     provider: str
     job_id: str
     action: Literal["pause", "resume", "cancel"]
     firing_id: str
+    by: str  # the audit log's rule: `api`, or `api:<actor>`
     result: ActionResult
 
 

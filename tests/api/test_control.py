@@ -79,3 +79,28 @@ async def test_ingested_jobs_get_decisions(api: Api, redis: aioredis.Redis) -> N
 async def test_unknown_job(api: Api) -> None:
     status, body = await api.post("/v1/jobs/ftjob-nope/pause", auth=True)
     assert (status, body["error"]["code"]) == (404, "job_not_found")
+
+
+async def test_a_manual_action_records_who_asked_and_why(
+    start_api: StartApi, platform: tuple[Platform, str], redis: aioredis.Redis
+) -> None:
+    _, base_url = platform
+    served = await start_api(
+        api_token=SecretStr(TOKEN), openai_base_url=base_url, openai_api_key=SecretStr("sk-test")
+    )
+    await seed_job(redis, "ftjob-sim", step=3)
+    why = {"actor": "alice", "reason": "reward looks flat to me"}
+    status, body = await served.post("/v1/jobs/ftjob-sim/pause", json=why, auth=True)
+    assert (status, body["by"]) == (200, "api:alice"), body
+    headers = {"X-Ftwatch-Actor": "nightly-script"}
+    status, body = await served.post("/v1/jobs/ftjob-sim/cancel", headers=headers, auth=True)
+    assert (status, body["by"]) == (200, "api:nightly-script"), body
+    audit = [r for r in await audit_of(served, "ftjob-sim") if r["stage"] == "action"]
+    pause, cancel = sorted(audit, key=lambda r: r["actions"][0]["action"] != "pause")
+    assert (pause["rule"], pause["reason"]) == ("api:alice", "reward looks flat to me")
+    assert (cancel["rule"], cancel["reason"]) == (
+        "api:nightly-script",
+        "cancel requested through the API",
+    )
+    status, body = await served.post("/v1/jobs/ftjob-sim/resume", json={"actor": ""}, auth=True)
+    assert (status, body["error"]["details"][0]["loc"]) == (422, "actor"), body
