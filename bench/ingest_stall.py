@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -26,23 +24,9 @@ from service.app import create_app
 from service.logsetup import configure_logging
 from service.settings import Settings
 from tests.api.conftest import healthz_probe
+from tests.api.test_ingest_hostile import big_batch  # ~1 MB: 500 events of 58 metrics
 
 TOKEN = "bench-token"
-METRICS = 58  # per event: 500 events make a ~1 MB batch
-
-
-def batch(job_id: str) -> bytes:
-    events: list[dict[str, Any]] = [
-        {
-            "job_id": job_id,
-            "event_id": f"step-{i}",
-            "created_at": 1_700_000_000 + i,
-            "type": "metrics",
-            "data": {"step": i, **{f"loss_{k}": 1.0 / (i + k + 1) for k in range(METRICS)}},
-        }
-        for i in range(500)
-    ]
-    return json.dumps({"events": events}).encode()
 
 
 async def _round(http: aiohttp.ClientSession, url: str, bodies: list[bytes]) -> float:
@@ -72,7 +56,7 @@ async def measure(slice_size: int, rounds: int, redis_url: str) -> list[float]:
         async with aiohttp.ClientSession() as http:
             out = []
             for n in range(rounds):
-                bodies = [batch(f"s{slice_size}-r{n}-j{j}") for j in range(4)]
+                bodies = [big_batch(f"s{slice_size}-r{n}-j{j}") for j in range(4)]
                 out.append(await _round(http, url, bodies))
             return out
     finally:
