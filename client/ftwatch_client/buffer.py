@@ -99,5 +99,5 @@ class Health:
             was_down, self.down = self.down, False
         if was_down:
             log.warning(
-                "ftwatch at %s answers again (%d events dropped meanwhile)", self.url, dropped
+                "ftwatch at %s is reachable again (%d events dropped meanwhile)", self.url, dropped
             )

@@ -102,6 +102,11 @@ class Reporter:
         return self._buffer.dropped
 
     @property
+    def failures(self) -> int:
+        """Requests that got no answer or a try-later one (the outage's size)."""
+        return self._health.failures
+
+    @property
     def queued(self) -> int:
         return len(self._buffer)
 
@@ -315,6 +320,8 @@ class Reporter:
         if reply.status in (200, 204):
             backoff.reset()
             return 0.0
+        if self._closing.is_set():
+            return 0.0  # cut off by our own close: no outage to report
         self._observe(reply)
         # 404 (an ftwatch without decisions) or 401/403: ask rarely; the ingest reply
         # still carries decisions.
