@@ -12,6 +12,7 @@ from aiohttp import web
 from service.metrics import Metrics
 from service.providers.registry import Providers
 from service.settings import Settings
+from service.store.decisions import DecisionStore
 from service.store.jobs import JobStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
@@ -28,6 +29,7 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 SCRIPTS = web.AppKey("scripts", Scripts)
 JOBS = web.AppKey("jobs", JobStore)
 SCHEDULE = web.AppKey("schedule", Schedule)
+DECISIONS = web.AppKey("decisions", DecisionStore)  # of ingested jobs (SPEC §10)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 PROVIDERS = web.AppKey("providers", Providers)
 RULES = web.AppKey("rules", RulesFile)  # loaded and checked before the app is built

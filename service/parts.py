@@ -23,6 +23,7 @@ from service.providers.build import Parts, build_providers
 from service.settings import Settings, environment
 from service.store import keys as store_keys
 from service.store.connection import connect_redis
+from service.store.decisions import DecisionStore
 from service.store.effects import Effects
 from service.store.embedded import EmbeddedRedis
 from service.store.jobs import JobStore
@@ -79,6 +80,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         client, scripts, maxlen=settings.stream_maxlen, window=settings.seen_window
     )
     app[keys.SCHEDULE] = Schedule(client, scripts, replica_name(settings))
+    app[keys.DECISIONS] = DecisionStore(client)
     try:
         yield
     finally:
@@ -102,7 +104,9 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
     providers = build_providers(parts, app[keys.RULES].providers)
     app[keys.PROVIDERS] = providers
     effects = Effects(app[keys.REDIS], app[keys.SCRIPTS])
-    app[keys.ACTIONS] = ActionExecutor(providers, effects, app[keys.METRICS])
+    app[keys.ACTIONS] = ActionExecutor(
+        providers, effects, app[keys.METRICS], decisions=app[keys.DECISIONS]
+    )
     try:
         yield
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.durations import parse_duration
@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
     api_token: SecretStr | None = None
+    # What a training job holds: push events, read/ack its decisions, nothing else (§10).
+    ingest_token: SecretStr | None = None
     poll_interval: float = Field(default=10.0, gt=0)
     jobs: str | None = None
     webhook_secret: SecretStr | None = None
@@ -95,6 +97,18 @@ class Settings(BaseSettings):
         # An empty value means unset (the embedded Redis), as it always has.
         if isinstance(value, str):
             return redis_url(value.strip()) if value.strip() else None
+        return value
+
+    @field_validator("ingest_token")
+    @classmethod
+    def _distinct_tokens(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # The same value would hand every trainer the token that pauses every hosted job.
+        admin = info.data.get("api_token")
+        if value is not None and admin is not None and value == admin and value.get_secret_value():
+            raise ValueError(
+                "is the same as FTWATCH_API_TOKEN; give trainers a token of their own "
+                "(e.g. `openssl rand -hex 32`)"
+            )
         return value
 
     @field_validator("log_level", "log_format", mode="before")

@@ -112,3 +112,12 @@ def test_unknown_ftwatch_variables_get_the_closest_known_name() -> None:
         ("FTWATCH_ZZZ", None),
         ("ftwatch_redis_ur", "FTWATCH_REDIS_URL"),
     ]
+
+
+def test_the_ingest_token_is_read_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTWATCH_INGEST_TOKEN", "trainer-token")
+    monkeypatch.delenv("FTWATCH_API_TOKEN", raising=False)
+    token = load_settings().ingest_token
+    assert token is not None and token.get_secret_value() == "trainer-token"
+    assert variable_name("ingest_token") == "FTWATCH_INGEST_TOKEN"
+    assert unknown_variables({"FTWATCH_INGEST_TOKEN": "x"}) == []

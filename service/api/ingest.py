@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import structlog
 from aiohttp import web
 
 from service import keys
-from service.api.ingest_fold import fold, ingest_key, new_snapshot
+from service.api.ingest_fold import fold, ingest_key, new_snapshot, status_change
 from service.api.ingest_schema import IngestBatch, IngestEvent, IngestResult
 from service.api.routing import Routes
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.ident import INGEST_PROVIDER
 from service.models.job import JobSnapshot
+from service.models.lifecycle import Status
 
 log = structlog.get_logger(__name__)
 routes = Routes("ingest")
@@ -70,7 +72,26 @@ async def _append(request: web.Request, job_id: str, items: list[IngestEvent]) -
         snapshot, events = fold(previous, items)
         added = await store.append(snapshot, events, cursor=None)
     _observe(request, snapshot, added)
-    return len(added)
+    return sum(1 for event in added if event.type != STATUS_EVENT)  # not ftwatch's own
+
+
+async def set_status(
+    request: web.Request, snapshot: JobSnapshot, status: Status, *, event_id: str, why: str
+) -> JobSnapshot:
+    """Move an ingested job to `status` (a trainer's ack), with the `status` event the
+    rules see; `event_id` makes a repeat append nothing."""
+    store = request.app[keys.JOBS]
+    async with request.app[LOCKS].hold(snapshot.key):
+        found = await store.snapshots([snapshot.key])
+        previous = found[0] if found else snapshot
+        if previous.status == status or previous.is_terminal:
+            return previous
+        changed, event = status_change(
+            previous, status, event_id=event_id, now=time.time(), why=why
+        )
+        added = await store.append(changed, [event], cursor=None)
+    _observe(request, changed, added)
+    return changed
 
 
 def _observe(request: web.Request, snapshot: JobSnapshot, added: list[NormalizedEvent]) -> None:
@@ -86,16 +107,25 @@ def _observe(request: web.Request, snapshot: JobSnapshot, added: list[Normalized
     "/v1/ingest/events",
     "Push events of self-hosted jobs (at most 500 per batch)",
     auth=True,
+    ingest=True,
 )
 async def ingest_events(request: web.Request, body: IngestBatch) -> IngestResult:
     """The jobs are the `ingest` provider's (`ingest:<job_id>`), apart from any polled job
     of the same id; every rule applies to their events as to polled ones. The whole batch is refused
     when one event is invalid (422 names `events[i].field`); a repeated event id is
-    stored once, so a failed batch can simply be sent again."""
+    stored once, so a failed batch can simply be sent again. The reply carries the
+    pending decisions of the batch's jobs (a rule's pause or cancel for the trainer to act
+    on and ack). Accepts FTWATCH_INGEST_TOKEN as well as FTWATCH_API_TOKEN."""
     groups = _by_job(body.events)
     accepted = 0
     for job_id, items in groups.items():
         accepted += await _append(request, job_id, items)
     duplicates = len(body.events) - accepted
     log.info("events_ingested", accepted=accepted, duplicates=duplicates, jobs=len(groups))
-    return IngestResult(accepted=accepted, duplicates=duplicates, jobs=list(groups))
+    pending = await request.app[keys.DECISIONS].pending_many([ingest_key(j) for j in groups])
+    return IngestResult(
+        accepted=accepted,
+        duplicates=duplicates,
+        jobs=list(groups),
+        decisions=[d for found in pending for d in found],
+    )

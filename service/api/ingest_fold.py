@@ -6,9 +6,10 @@ import math
 from collections.abc import Sequence
 
 from service.api.ingest_schema import IngestEvent
-from service.models.event import NormalizedEvent
+from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.ident import INGEST_PROVIDER, job_key
 from service.models.job import JobSnapshot
+from service.models.lifecycle import Status
 from service.models.metrics import flatten_metrics, merge_bounded
 
 
@@ -53,7 +54,8 @@ def _advance(snapshot: JobSnapshot, item: IngestEvent, metrics: dict[str, float]
 def fold(
     previous: JobSnapshot, items: Sequence[IngestEvent]
 ) -> tuple[JobSnapshot, list[NormalizedEvent]]:
-    """The job's new snapshot and the normalized events, in the order given.
+    """The job's new snapshot and the normalized events, in the order given; an event
+    that changes the status is preceded by a `status` event saying so.
 
     An event older than the snapshot's latest (a late retry of an earlier batch) is still
     stored, but does not roll the snapshot back to older values.
@@ -63,7 +65,8 @@ def fold(
     for item in items:
         metrics = event_metrics(item)
         if item.created_at >= (snapshot.last_event_at or 0):
-            snapshot = _advance(snapshot, item, metrics)
+            before, snapshot = snapshot, _advance(snapshot, item, metrics)
+            events += _changed(before, snapshot, item)
         events.append(
             NormalizedEvent(
                 job_id=item.job_id,
@@ -82,3 +85,39 @@ def fold(
             )
         )
     return snapshot, events
+
+
+def _changed(before: JobSnapshot, after: JobSnapshot, item: IngestEvent) -> list[NormalizedEvent]:
+    """A `status` event when `item` changed a known job's status (a restarted trainer
+    says `running`), so resolve notices and re-arming see it as for a polled job."""
+    if after.status == before.status or before.last_event_at is None:
+        return []
+    _, event = status_change(
+        before,
+        after.status,
+        event_id=f"ftwatch-status-{item.event_id}",
+        now=item.created_at,
+        why="the trainer said so",
+    )
+    return [event]
+
+
+def status_change(
+    previous: JobSnapshot, status: Status, *, event_id: str, now: float, why: str
+) -> tuple[JobSnapshot, NormalizedEvent]:
+    """The snapshot in `status` and the `status` event that tells the rules, as a poll would
+    (workers/poller/status_change.py): re-arming and resolve notices read it."""
+    event = NormalizedEvent(
+        job_id=previous.job_id,
+        event_id=event_id[:256],
+        created_at=max(int(now), previous.last_event_at or 0),
+        type=STATUS_EVENT,
+        message=f"status changed from {previous.status} to {status}: {why}"[:16_384],
+        data={"from": previous.status, "to": status},
+        method=previous.method,
+        model=previous.model,
+        metadata=previous.metadata,
+        status=status,
+        provider=INGEST_PROVIDER,
+    )
+    return previous.model_copy(update={"status": status}), event

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from service.api.schemas import JobId, Strict
+from service.models.decision import Decision
 from service.models.lifecycle import StatusName
 from service.models.metrics import flatten_metrics
 
@@ -86,3 +87,8 @@ class IngestResult(Strict):
     accepted: int  # new events appended to the stream
     duplicates: int  # events whose id was already stored (a retried batch)
     jobs: list[str]
+    decisions: list[Decision] = Field(
+        default_factory=list,
+        description="The pending (unacknowledged) decisions of the batch's jobs, oldest "
+        "first: the trainer acts on each and acks it. Repeated until acked.",
+    )

@@ -51,8 +51,11 @@ async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list
     ids = [s.key for s in snapshots]
     states = await job_reads.rule_states(redis, ids)
     polled = await job_reads.watched(redis, ids)
+    ingested = [s.key for s in snapshots if s.provider == INGEST_PROVIDER]
+    found = await request.app[keys.DECISIONS].pending_many(ingested)
+    pending = dict(zip(ingested, found, strict=True))
     return [
-        JobView(**s.model_dump(), watched=w, rules=r)
+        JobView(**s.model_dump(), watched=w, rules=r, decisions=pending.get(s.key, []))
         for s, w, r in zip(snapshots, polled, states, strict=True)
     ]
 

@@ -20,7 +20,8 @@ OPENAPI = web.AppKey("openapi", dict)
 _ERROR_STATUSES = {
     400: "The body is not UTF-8 text or not JSON.",
     401: "No `Authorization: Bearer` token.",
-    403: "Wrong token, or FTWATCH_API_TOKEN is not set (mutations are disabled).",
+    403: "Wrong token, FTWATCH_API_TOKEN is not set (mutations are disabled), or the "
+    "ingest token (FTWATCH_INGEST_TOKEN) on an endpoint other than ingest and decisions.",
     404: "No such resource.",
     413: "The body is over 1 MiB, or a list is over its limit.",
     422: "A field or parameter is invalid; `details` names each one.",
@@ -84,7 +85,7 @@ def _operation(route: Route, refs: Refs) -> dict[str, Any]:
     body = _request_body(route, refs)
     if body:
         op["requestBody"] = body
-    if route.auth:
+    if route.auth or route.ingest:
         op["security"] = [{"bearerAuth": []}]
     return op
 
@@ -159,6 +160,9 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
     for status in _error_statuses(route):
         out[str(status)] = {"description": _ERROR_STATUSES[status]} | error
     for status, (text, model) in route.responses.items():
+        if status == 204:  # no content: no body to describe
+            out[str(status)] = {"description": text}
+            continue
         body = refs[(model, "serialization")] if model is not None else None
         out[str(status)] = {"description": text} | (
             _content("application/json", body) if body else error
@@ -169,7 +173,7 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
 
 def _error_statuses(route: Route) -> list[int]:
     statuses: list[int] = []
-    if route.auth:
+    if route.auth or route.ingest:
         statuses += [401, 403]
     if route.path_params:
         statuses.append(404)

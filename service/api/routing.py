@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from service.api.auth import check_bearer
+from service.api.auth import authorize
 from service.api.errors import ApiError, invalid
 from service.api.render import render
 
@@ -45,7 +45,8 @@ class Route:
     handler: Callable[..., Awaitable[Any]]
     summary: str
     tag: str
-    auth: bool = False
+    auth: bool = False  # needs the admin token (FTWATCH_API_TOKEN)
+    ingest: bool = False  # the ingest token is accepted too (and is refused on every other)
     status: int = 200
     response: type[BaseModel] | None = None
     media_type: str = "application/json"
@@ -59,8 +60,7 @@ class Route:
         """The aiohttp handler: auth, inputs, the handler, and the rendered response."""
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
-            if self.auth:
-                check_bearer(request)
+            authorize(request, auth=self.auth, ingest=self.ingest)
             kwargs = self._path_values(request)
             if self.query is not None:
                 kwargs["query"] = parse_query(request, self.query)

@@ -6,10 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from service.models.decision import AckOutcome, Decision
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing
 from service.models.job import JobSnapshot
-from service.models.lifecycle import StatusName
+from service.models.lifecycle import RecordedStatus, StatusName
 from service.store.stream_scan import canonical_id, is_stream_id
 
 # Ids that appear in URL paths: what OpenAI job ids look like ("ftjob-…"), and safe to
@@ -95,6 +96,10 @@ class JobView(JobSnapshot):
 
     watched: bool = False
     rules: dict[str, Any] = Field(default_factory=dict)
+    decisions: list[Decision] = Field(
+        default_factory=list,
+        description="An ingested job's decisions its trainer has not acked yet, oldest first.",
+    )
 
 
 class JobList(BaseModel):
@@ -125,6 +130,47 @@ class ManualResult(BaseModel):
     action: Literal["pause", "resume", "cancel"]
     firing_id: str
     result: ActionResult
+
+
+# --- decisions of ingested jobs (SPEC §10) ------------------------------------------
+
+# Long enough to cut polling to a request a minute, short enough for proxies' idle limits.
+MAX_DECISION_WAIT = 60.0
+
+
+class DecisionQuery(Strict):
+    wait: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_DECISION_WAIT,
+        description="Seconds to wait for a decision when none is pending (at most 60).",
+    )
+
+
+class AckBody(Strict):
+    """What the trainer did with the decision."""
+
+    outcome: AckOutcome = Field(
+        description="`done`: it did what the decision asked (a pause saved a checkpoint "
+        "and stopped, a cancel stopped); `failed`: it could not (say why in `message`)."
+    )
+    checkpoint: str | None = Field(
+        default=None, max_length=4096, description="Where the checkpoint it saved is."
+    )
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class AckResult(BaseModel):
+    """The decision with its (first) ack, and the job's status after it."""
+
+    provider: str
+    job_id: str
+    status: RecordedStatus
+    decision: Decision
+    duplicate: bool = Field(
+        description="True when the decision had been acked before: nothing changed, and "
+        "`decision.ack` is that first ack."
+    )
 
 
 # --- rules, audit, deliveries --------------------------------------------------------

@@ -13,6 +13,7 @@ from service import cpu, keys
 from service.api import (
     actions,
     control,
+    decisions,
     deliveries,
     health,
     ingest,
@@ -36,6 +37,7 @@ V1: list[Route] = [
     *actions.routes.items,
     *deliveries.routes.items,
     *ingest.routes.items,
+    *decisions.routes.items,
     *webhooks.routes.items,
     *docs.items,
 ]
@@ -52,6 +54,12 @@ def routes_for(role: str) -> list[Route]:
     return [*health.routes.items, *(V1 if role in API_ROLES else [])]
 
 
+async def _end_long_polls(app: web.Application) -> None:
+    """Shutdown: waiting decision long-polls answer 204 now, not at the end of `wait`."""
+    if keys.DECISIONS in app:
+        app[keys.DECISIONS].signals.close()
+
+
 def setup_api(app: web.Application) -> None:
     """Add the middleware, the routes of this app's role and their OpenAPI document."""
     role = app[keys.ROLE]
@@ -60,6 +68,7 @@ def setup_api(app: web.Application) -> None:
     if role in API_ROLES:
         webhooks.check_secret(app[keys.SETTINGS])
         app[ingest.LOCKS] = ingest.JobLocks()
+        app.on_shutdown.append(_end_long_polls)
         app.cleanup_ctx.append(cpu.cpu_ctx)  # rules validation runs there
     app[openapi.OPENAPI] = openapi.build_openapi(routes, title="ftwatch", version=_version())
     for route in routes:

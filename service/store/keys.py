@@ -88,3 +88,8 @@ def effect(effect_key: str) -> str:
 def webhook_seen(msg_id: str) -> str:
     """String, expiring: an inbound webhook's `webhook-id` was already acted on (replays)."""
     return f"ftwatch:webhook-seen:{msg_id}"
+
+
+def decisions(job: str) -> str:
+    """Hash: an ingested job's decisions (`d:<id>`: the Decision) and acks (`a:<id>`)."""
+    return f"ftwatch:decisions:{job}"

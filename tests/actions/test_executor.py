@@ -16,6 +16,7 @@ from service.providers.openai import OpenAICompatible
 from service.providers.registry import Providers
 from service.settings import Settings
 from service.store import keys
+from service.store.decisions import DecisionStore
 from service.store.effects import Effects
 from service.store.scripts import Scripts
 from service.upstream.client import UpstreamClient
@@ -54,7 +55,11 @@ async def executor(
         client = UpstreamClient(session, settings, Metrics())
         providers = Providers([OpenAICompatible("openai", client)])
         yield ActionExecutor(
-            providers, Effects(redis, Scripts(redis)), Metrics(), clock=lambda: 2000.0
+            providers,
+            Effects(redis, Scripts(redis)),
+            Metrics(),
+            clock=lambda: 2000.0,
+            decisions=DecisionStore(redis),
         )
 
 
@@ -114,12 +119,25 @@ async def test_a_refused_action_is_judged_against_the_job(
     assert (skipped.outcome, skipped.detail) == ("skipped", "job already cancelled")
 
 
-async def test_an_ingested_job_is_recorded_not_called(
-    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str]
+async def test_an_ingested_job_gets_a_decision_not_a_call(
+    executor: ActionExecutor, sim: tuple[Platform, ManualClock, str], redis: aioredis.Redis
 ) -> None:
     result = await executor.execute(task(source="ingest"))
-    assert result.outcome == "ok" and "not on the upstream" in result.detail
+    assert result.outcome == "queued"
     assert calls(sim[0]) == []
+    [decision] = await DecisionStore(redis).pending(f"ingest:{JOB}")
+    assert (decision.action, decision.rule, decision.best_step) == ("pause", "r", 4)
+    assert decision.id in result.detail
+    # Redelivered after a crash before it was marked done: the same decision, not a second.
+    await redis.delete(keys.effect(task(source="ingest").effect_key))
+    await executor.execute(task(source="ingest"))
+    assert [d.id for d in await DecisionStore(redis).pending(f"ingest:{JOB}")] == [decision.id]
+
+
+async def test_an_ingested_job_cannot_be_resumed_by_ftwatch(executor: ActionExecutor) -> None:
+    result = await executor.execute(task("resume", source="ingest"))
+    assert result.outcome == "unsupported"
+    assert "restart the training from its checkpoint" in result.detail
 
 
 async def delayed_resumes(redis: aioredis.Redis) -> list[tuple[str, float]]:

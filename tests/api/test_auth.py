@@ -11,7 +11,7 @@ from service.api.setup import routes_for
 from tests.api.conftest import TOKEN, Api, StartApi
 
 MUTATING = [r for r in routes_for("api") if r.auth]
-SAMPLE_PARAMS = {"job_id": "ftjob-unknown", "delivery_id": "1-0"}
+SAMPLE_PARAMS = {"job_id": "ftjob-unknown", "delivery_id": "1-0", "decision_id": "dec_unknown"}
 
 
 def concrete(path: str) -> str:
@@ -27,6 +27,9 @@ def test_every_mutating_endpoint_requires_the_token() -> None:
         "/v1/deliveries/dead/{delivery_id}/replay",
         "/v1/ingest/events",
         "/v1/rules/validate",  # changes nothing, but parsing is work not to give away
+        # A trainer's: the ingest token is accepted too (tests/api/test_ingest_token.py).
+        "/v1/jobs/{job_id}/decision",
+        "/v1/jobs/{job_id}/decision/{decision_id}/ack",
     }
     # Every other POST is signature-checked (the webhook).
     others = {r.path for r in routes_for("api") if r.method == "POST" and not r.auth}
@@ -35,14 +38,14 @@ def test_every_mutating_endpoint_requires_the_token() -> None:
 
 @pytest.mark.parametrize("route", MUTATING, ids=lambda r: r.path)
 async def test_token_matrix(api: Api, route: Route) -> None:
-    path = concrete(route.path)
-    status, body = await api.post(path, json={"events": []})
+    path, method = concrete(route.path), route.method
+    status, body = await api.call(method, path, json={"events": []})
     assert status == 401
     assert body["error"]["code"] == "unauthorized"
     for header in ("Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x"):
-        status, body = await api.post(path, json={}, headers={"Authorization": header})
+        status, body = await api.call(method, path, json={}, headers={"Authorization": header})
         assert status == (401 if header.startswith("Basic") else 403), header
-    status, body = await api.post(path, json={"events": []}, auth=True)
+    status, body = await api.call(method, path, json={"events": []}, auth=True)
     assert status not in {401, 403}
     # Unknown job / delivery, or an empty batch: a JSON error; a body that is no rules
     # file: the checker's findings.
@@ -56,7 +59,7 @@ async def test_without_a_configured_token_mutations_are_forbidden(
     served = await start_api()  # FTWATCH_API_TOKEN unset
     path = concrete(route.path)
     for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer "}):
-        status, body = await served.post(path, json={}, headers=headers)
+        status, body = await served.call(route.method, path, json={}, headers=headers)
         assert status == 403
         assert body["error"]["code"] == "forbidden"
         assert "FTWATCH_API_TOKEN" in body["error"]["message"]

@@ -61,13 +61,17 @@ async def test_pause_calls_the_upstream_and_is_audited(
     assert len(await audit_of(served, "ftjob-sim")) == 2
 
 
-async def test_ingested_jobs_are_recorded_only(api: Api, redis: aioredis.Redis) -> None:
+async def test_ingested_jobs_get_decisions(api: Api, redis: aioredis.Redis) -> None:
     await seed_job(redis, "trl-run", source="ingest")
+    outcomes = {}
     for action in ("pause", "resume", "cancel"):
         status, body = await api.post(f"/v1/jobs/trl-run/{action}", auth=True)
         assert status == 200, body
-        assert body["result"]["outcome"] == "ok"
-        assert "recorded only" in body["result"]["detail"]
+        outcomes[action] = body["result"]["outcome"]
+    # Pause and cancel wait for the trainer; the job is still running (no ack yet).
+    assert outcomes == {"pause": "queued", "resume": "already", "cancel": "queued"}
+    status, job = await api.get("/v1/jobs/trl-run")
+    assert [d["action"] for d in job["decisions"]] == ["pause", "cancel"]
     records = await audit_of(api, "trl-run")
     assert [r["actions"][0]["action"] for r in records] == ["cancel", "resume", "pause"]
 

@@ -41,10 +41,10 @@ async def test_events_land_on_the_stream_once_and_build_the_job(
     }
     status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
     assert status == 200, body
-    assert body == {"accepted": 3, "duplicates": 0, "jobs": ["trl-run-1"]}
+    assert body == {"accepted": 3, "duplicates": 0, "jobs": ["trl-run-1"], "decisions": []}
     # The same batch again (a retry after a timeout): nothing is stored twice.
     status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
-    assert body == {"accepted": 0, "duplicates": 3, "jobs": ["trl-run-1"]}
+    assert body == {"accepted": 0, "duplicates": 3, "jobs": ["trl-run-1"], "decisions": []}
     events = await stream_events(redis)
     assert [e["event_id"] for e in events] == ["step-0", "step-1", "step-2"]
     assert {e["provider"] for e in events} == {"ingest"}

@@ -46,3 +46,20 @@ def test_job_facts_carry_forward_and_older_events_do_not_roll_back() -> None:
     assert later.step == 7
     assert later.metrics == {"valid_loss": 1.0}
     assert later.provider == "ingest"
+
+
+def test_a_status_change_is_told_by_a_status_event_before_the_event() -> None:
+    first, _ = fold(new_snapshot("trl-1"), [item(10, metrics={"step": 1})])
+    paused = first.model_copy(update={"status": "paused"})  # the trainer acked a pause
+    later, events = fold(paused, [item(20, status="running"), item(21), item(22)])
+    assert [(e.type, e.event_id) for e in events] == [
+        ("status", "ftwatch-status-e20"),
+        ("message", "e20"),
+        ("message", "e21"),
+        ("message", "e22"),
+    ]
+    assert events[0].data == {"from": "paused", "to": "running"}
+    assert later.status == "running"
+    # A job's first event sets its status without a change to tell.
+    _, fresh = fold(new_snapshot("trl-1"), [item(1, status="queued")])
+    assert [e.type for e in fresh] == ["message"]

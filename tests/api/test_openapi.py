@@ -21,7 +21,7 @@ async def test_every_route_is_documented_with_its_models(api: Api) -> None:
     for route in routes_for("api"):
         op = doc["paths"][route.path][route.method.lower()]
         assert "default" in op["responses"]
-        if route.auth:
+        if route.auth or route.ingest:
             assert op["security"] == [{"bearerAuth": []}]
             assert {"401", "403"} <= set(op["responses"])
         else:
@@ -47,3 +47,27 @@ async def test_the_document_follows_the_handlers_models(api: Api) -> None:
     assert {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]} in metric["anyOf"]
     validate = doc["paths"]["/v1/rules/validate"]["post"]["requestBody"]
     assert list(validate["content"]) == ["text/plain"]
+
+
+async def test_the_decision_endpoints_are_documented(api: Api) -> None:
+    _, doc = await api.get("/openapi.json")
+    poll = doc["paths"]["/v1/jobs/{job_id}/decision"]["get"]
+    assert poll["responses"]["204"] == {
+        "description": "No decision is pending (after waiting up to `wait` s)."
+    }
+    ok = poll["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/Decision"}
+    [wait] = poll["parameters"][1:]
+    assert (wait["name"], wait["schema"]["maximum"]) == ("wait", 60)
+    ack = doc["paths"]["/v1/jobs/{job_id}/decision/{decision_id}/ack"]["post"]
+    body = ack["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][body.rsplit("/", 1)[1]]
+    assert set(schema["properties"]) == {"outcome", "checkpoint", "message"}
+    assert schema["required"] == ["outcome"]
+    reply = doc["components"]["schemas"]["IngestResult"]["properties"]["decisions"]
+    assert reply["items"] == {"$ref": "#/components/schemas/Decision"}
+    # Which token each takes is said where a reader of the document looks.
+    assert "FTWATCH_INGEST_TOKEN" in doc["paths"]["/v1/ingest/events"]["post"]["description"]
+    assert "FTWATCH_INGEST_TOKEN" in poll["description"]
+    assert "FTWATCH_INGEST_TOKEN" in ack["description"]
+    assert "ingest token" in poll["responses"]["403"]["description"]

@@ -138,3 +138,10 @@ async def test_a_misspelt_variable_is_warned_about_and_the_service_starts(
     assert warning["level"] == "warning"
     assert warning["variable"] == "FTWATCH_POLL_INTERVALL"
     assert warning["did_you_mean"] == "FTWATCH_POLL_INTERVAL"
+
+
+def test_an_ingest_token_equal_to_the_api_token_stops_run() -> None:
+    env = {"FTWATCH_API_TOKEN": "same-secret", "FTWATCH_INGEST_TOKEN": "same-secret"}
+    [line] = refused_lines(ftwatch("run", env))
+    assert line.startswith(f"{ERROR}FTWATCH_INGEST_TOKEN: is the same as FTWATCH_API_TOKEN")
+    assert "same-secret" not in line  # a secret is never echoed

@@ -19,11 +19,13 @@ import structlog
 
 from service.metrics import Metrics
 from service.models.action import ActionName, ActionTask
+from service.models.decision import Decision, decision_id
 from service.models.firing import ActionResult, Firing, JobFacts
-from service.models.ident import INGEST_PROVIDER
+from service.models.ident import INGEST_PROVIDER, job_key
 from service.models.lifecycle import from_openai, pointless, reached
 from service.providers.base import Provider, Unsupported
 from service.providers.registry import Providers, UnknownProvider
+from service.store.decisions import DecisionStore
 from service.store.effects import Effects
 from service.upstream.errors import (
     BadRequest,
@@ -37,6 +39,12 @@ from service.upstream.models import Checkpoint
 log = structlog.get_logger(__name__)
 
 SUPERSEDED = "an earlier try was cut short, and a later action on this job was decided since"
+# SPEC §4: an ingested job resumes "only when the trainer waits for it". The trainers of
+# ftwatch_client save a checkpoint and stop on a pause, so none waits: say what to do.
+INGEST_RESUME = (
+    "an ingested job's trainer stops when it pauses; ftwatch cannot restart it: "
+    "restart the training from its checkpoint (its events then show it running again)"
+)
 
 
 class ActionExecutor:
@@ -48,11 +56,14 @@ class ActionExecutor:
         effects: Effects,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        *,
+        decisions: DecisionStore | None = None,
     ) -> None:
         self._providers = providers
         self._effects = effects
         self._metrics = metrics
         self._clock = clock
+        self._decisions = decisions
 
     async def perform(
         self,
@@ -101,7 +112,9 @@ class ActionExecutor:
     async def _schedule_resume(self, task: ActionTask, result: ActionResult) -> None:
         """After a pause that holds, schedule its rule's resume (before the effect is marked
         done, so a crash in between repeats the scheduling, never loses it)."""
-        if task.resume_after is None or result.outcome not in {"ok", "already"}:
+        # `queued`: a decision left for a trainer; its resume is then recorded unsupported
+        # when it comes due, rather than silently never scheduled.
+        if task.resume_after is None or result.outcome not in {"ok", "already", "queued"}:
             return
         resume = task.model_copy(update={"action": "resume", "resume_after": None})
         await self._effects.delay(resume, int((self._clock() + task.resume_after) * 1000))
@@ -127,7 +140,7 @@ class ActionExecutor:
         except UnknownProvider as exc:
             return self._result(task, "failed", str(exc))
         if provider is None:
-            return self._result(task, "ok", "recorded only: the job is not on the upstream API")
+            return await self._decide(task)
         why = provider.supports(task.action)
         if why is not None:  # never retried: asking again cannot change the answer
             return self._result(
@@ -136,6 +149,36 @@ class ActionExecutor:
                 str(Unsupported(provider.name, provider.kind, task.action, why)),
             )
         return await self._call(provider, task, retrying=retrying)
+
+    async def _decide(self, task: ActionTask) -> ActionResult:
+        """An ingested job: leave a decision for its trainer (it acks what it did)."""
+        status = task.firing.job.status
+        if status is not None and reached(task.action, status):
+            return self._result(task, "already", f"job is {status}")
+        if task.action == "resume":
+            return self._result(task, "unsupported", INGEST_RESUME)
+        if self._decisions is None:
+            return self._result(task, "failed", "this process keeps no decisions")
+        key = job_key(task.provider, task.firing.job.id)
+        decision = await self._decisions.record(key, self._decision(task))
+        return self._result(
+            task, "queued", f"decision {decision.id} sent to the trainer; waiting for its ack"
+        )
+
+    def _decision(self, task: ActionTask) -> Decision:
+        firing = task.firing
+        return Decision(
+            id=decision_id(task.effect_key),
+            provider=task.provider,
+            job_id=firing.job.id,
+            action="cancel" if task.action == "cancel" else "pause",
+            rule=firing.rule,
+            reason=firing.reason,
+            best_value=firing.best,
+            best_step=firing.best_step,
+            firing_id=firing.firing_id,
+            created_at=self._clock(),
+        )
 
     async def _call(self, provider: Provider, task: ActionTask, *, retrying: bool) -> ActionResult:
         job_id = task.firing.job.id
