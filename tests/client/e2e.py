@@ -19,6 +19,10 @@ rules:
     match: {provider: ingest}
     when: {plateau: {metric: valid_loss, mode: min, patience: 3, min_delta: 0.001}}
     do: [pause]
+  - name: reward-nan
+    match: {provider: ingest}
+    when: {threshold: {metric: train_reward_mean, non_finite: true}}
+    do: [cancel]
 """
 
 
