@@ -77,6 +77,8 @@ def _app(rx: Receiver) -> web.Application:
             await asyncio.wait_for(rx.poll_decision.wait(), timeout=wait)
         except TimeoutError:
             return web.Response(status=204)
+        if not rx.decisions:  # released by the fixture's teardown
+            return web.Response(status=204)
         return web.json_response(rx.decisions[0])
 
     async def ack(request: web.Request) -> web.Response:
@@ -97,3 +99,5 @@ async def receiver() -> AsyncIterator[Receiver]:
     async with served(_app(rx)) as url:
         rx.url = url
         yield rx
+        rx.decisions.clear()
+        rx.poll_decision.set()  # a held long-poll answers now: the server can stop

@@ -202,3 +202,22 @@ def _polls(receiver: Receiver) -> int:
 async def _value(value: T) -> T:
     """`eventually` polls coroutines: a value read now, as one."""
     return value
+
+
+async def test_heartbeats_come_from_the_loops_progress_at_most_once_a_period(
+    receiver: Receiver,
+) -> None:
+    reporter = _reporter(receiver.url, heartbeat=0.3)
+    reporter.log(1, {"train_loss": 0.3})
+    reporter.beat(2)  # an event just went out: no heartbeat yet
+
+    async def beaten() -> bool:
+        reporter.beat(3)  # what a callback does on every step
+        return any(e.get("message") == "heartbeat" for e in receiver.ingested())
+
+    await eventually(beaten, timeout=10)
+    assert await closed(reporter, 5)
+    beats = [e for e in receiver.ingested() if e.get("message") == "heartbeat"]
+    assert beats[0]["data"] == {"step": 3} and beats[0]["type"] == "message"
+    # Between two heartbeats lies at least the period (created_at has whole seconds).
+    assert len(beats) <= 1 + (beats[-1]["created_at"] - beats[0]["created_at"]) / 0.3 + 1
