@@ -5,11 +5,20 @@ its training and `val_*` metrics as `valid_*` (an evaluation). Steps are optimiz
 updates. Only process 0 talks to ftwatch; with several processes (JAX multi-host, or
 torch.distributed under the torch backend) its decision is broadcast every `sync_every`
 batches and at each epoch end, so every process stops at the same batch.
+
+The callback is `async_safe`: Keras runs its batch-end hook on a worker thread, so the
+training loop never waits for a step's metrics to leave the device (a synchronous
+batch-end hook would, and that wait, not our code, was nearly all of the cost). That
+hook only reads and queues metrics; decisions are carried out on the training thread,
+in `on_train_batch_begin` and `on_epoch_end`.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,8 +69,10 @@ def broadcast(code: int) -> int:
 
 
 class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
-    """Push metrics to ftwatch; on `pause` save `<checkpoint_dir>/ftwatch-<job>-step<N>.keras`
-    (`model.save`) and stop, on `cancel` stop; ack either with the checkpoint path.
+    """Push metrics to ftwatch: every epoch end, and a batch's running averages at most
+    every `log_interval` seconds (as Keras' progress bar throttles) and `log_every` batches.
+    On `pause` save `<checkpoint_dir>/ftwatch-<job>-step<N>.keras` (`model.save`) and
+    stop, on `cancel` stop; ack either with the checkpoint path.
 
     Reporter options (`url`, `token`, `job_id`, `method`, `model`, `metadata`, ...) pass
     through; without `FTWATCH_URL` it does nothing.
@@ -72,6 +83,7 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
         *,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         log_every: int = 1,
+        log_interval: float = 1.0,
         sync_every: int = 10,
         close_timeout: float = 5.0,
         **reporter_options: Any,
@@ -79,13 +91,20 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
         super().__init__()
         self.checkpoint_dir = checkpoint_dir or os.path.join(os.getcwd(), "ftwatch-checkpoints")
         self.log_every, self.sync_every = max(log_every, 1), max(sync_every, 1)
+        self.log_interval = log_interval
+        self._logged_at = -math.inf
         self.close_timeout = close_timeout
         self.reporter_options = reporter_options
         self.session: Session | None = None
         self.checkpoint: str | None = None  # the path the last pause saved
         self._world = 1
         self._epoch_start = 0  # optimizer updates done when the epoch began
-        self._step = 0
+        self._step = 0  # updates done, as the training thread last saw
+        self._logged = -1  # the newest step queued by the (threaded) batch-end hook
+        self._lock = threading.Lock()
+
+    # Keras may run on_train_batch_end on its thread pool (see the module's docstring).
+    async_safe = True
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         rank, self._world = processes()
@@ -97,23 +116,37 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._epoch_start = int(self.model.optimizer.iterations.numpy())
         self._step = self._epoch_start
 
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         session = self.session
         if session is None:
             return
-        self._step = self._epoch_start + batch + 1
-        if self._step % self.log_every == 0:
-            session.log(self._step, keras_names(logs), self._total())
-        session.beat(self._step)
+        self._step = self._epoch_start + batch
         if self._world == 1 or self._step % self.sync_every == 0:
             self._obey(session)
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        session = self.session
+        step = self._epoch_start + batch + 1
+        if session is None or step % self.log_every:
+            return
+        with self._lock:
+            # Worker threads may finish out of order; Keras' batch logs are running
+            # averages, so a later step's figures supersede an earlier step's.
+            if step <= self._logged or time.monotonic() - self._logged_at < self.log_interval:
+                return
+            self._logged, self._logged_at = step, time.monotonic()
+            session.log(step, keras_names(logs), self._total())
+            session.beat(step)
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         if self.session is None:
             return
         metrics = keras_names(logs)
         metrics["epoch"] = float(epoch + 1)
-        self.session.log(self._step, metrics, self._total())
+        self._step = int(self.model.optimizer.iterations.numpy())  # also after an early stop
+        with self._lock:  # Keras waited for the batch hooks: none is running
+            self._logged = self._step
+            self.session.log(self._step, metrics, self._total())
         self._obey(self.session)
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
