@@ -12,6 +12,7 @@ import re
 import time
 from pathlib import Path
 
+import structlog
 from aiohttp import web
 
 from service import http_limits, keys, parts
@@ -20,12 +21,15 @@ from service.config_check import ConfigError
 from service.keys import Role
 from service.metrics import Metrics
 from service.settings import Settings, environment
+from workers.rules.capability_check import capability_errors, capability_warnings
 from workers.rules.config import RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_env, configured_rules
 from workers.supervisor import RestartPolicy, Supervisor
 
 __all__ = ["ConfigError", "create_app", "load_rules"]
+
+log = structlog.get_logger(__name__)
 
 
 def load_rules(path: Path | None) -> RulesFile:
@@ -39,6 +43,12 @@ def load_rules(path: Path | None) -> RulesFile:
     problems = check_env(rules, environment())
     if problems:
         raise ConfigError([_placed(where, e) for e in problems])
+    # What `rules check` says of actions the providers lack: logged, not refused (why:
+    # workers/rules/capability_check.py).
+    for error in capability_errors(rules):
+        log.error("rule_action_unsupported", problem=_placed(where, error))
+    for warning in capability_warnings(rules):
+        log.warning("rule_action_unsupported_somewhere", problem=_placed(where, warning))
     return rules
 
 

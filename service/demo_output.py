@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import redis.asyncio as aioredis
@@ -12,6 +13,7 @@ from service.models.event import NormalizedEvent
 from service.models.firing import Firing
 from service.store import keys
 from workers.notify.message import describe_action, format_number, summary_line
+from workers.rules.detectors.base import count
 
 # Quiet for this long (no new event or record) counts as idle: rules have caught up.
 IDLE_SECONDS = 2.0
@@ -69,8 +71,14 @@ class DemoPrinter:
     async def idle(self) -> bool:
         return time.monotonic() - self._last_new >= IDLE_SECONDS
 
-    def summary(self) -> str:
-        lines = ["", "What ftwatch did:"]
-        for job_id, done in sorted(self._done.items()):
-            lines.append(f"  {job_id}: {'; '.join(done)}")
+    def summary(self, statuses: Mapping[str, str], notifications: int, seconds: float) -> str:
+        """Every job's final status and what ftwatch did, the notifications, the time."""
+        width = max(len(job_id) for job_id in [*statuses, "JOB"])
+        lines = ["", f"Done in {seconds:.0f} s. What ftwatch did:"]
+        lines.append(f"  {'JOB'.ljust(width)}  {'FINAL STATUS':<12}  ACTIONS")
+        for job_id, status in sorted(statuses.items()):
+            done = "; ".join(self._done.get(job_id, [])) or "none needed"
+            lines.append(f"  {job_id.ljust(width)}  {status:<12}  {done}")
+        sent = count(notifications, "notification")
+        lines.append(f"{sent} delivered to the demo's receiver, each signed and verified.")
         return "\n".join(lines) + "\n"

@@ -27,4 +27,4 @@ async def list_actions(request: web.Request, query: AuditQuery) -> AuditPage:
         max_scan=MAX_SCAN,
     )
     entries = [AuditEntry(id=entry_id, firing=firing) for entry_id, firing in page.items]
-    return AuditPage(entries=entries, next_cursor=page.next_cursor)
+    return AuditPage(data=entries, next_cursor=page.next_cursor)

@@ -1,7 +1,8 @@
 """POST /v1/jobs/{job_id}/pause|resume|cancel: manual control, recorded as done by the API.
 
 The action executor records each one in the audit log (`rule: api`, `kind: manual`);
-for ingested jobs there is no upstream to call, so the action is recorded only.
+for ingested jobs there is no upstream to call: a pause or cancel becomes a decision for
+the trainer (api/decisions.py), a resume is unsupported.
 """
 
 from __future__ import annotations
@@ -55,17 +56,20 @@ async def _perform(
 
 @routes.post("/v1/jobs/{job_id}/pause", "Pause a job", auth=True, responses=_RESPONSES)
 async def pause_job(request: web.Request, job_id: JobId) -> ManualResult:
-    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    """`result.outcome` says what came of it: ok, already, skipped, failed or unsupported
+    (the job's provider has no such action; the detail says why)."""
     return await _perform(request, job_id, "pause")
 
 
 @routes.post("/v1/jobs/{job_id}/resume", "Resume a paused job", auth=True, responses=_RESPONSES)
 async def resume_job(request: web.Request, job_id: JobId) -> ManualResult:
-    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    """`result.outcome` says what came of it: ok, already, skipped, failed or unsupported
+    (the job's provider has no such action; the detail says why)."""
     return await _perform(request, job_id, "resume")
 
 
 @routes.post("/v1/jobs/{job_id}/cancel", "Cancel a job", auth=True, responses=_RESPONSES)
 async def cancel_job(request: web.Request, job_id: JobId) -> ManualResult:
-    """`result.outcome` says what came of it: ok, already, skipped or failed."""
+    """`result.outcome` says what came of it: ok, already, skipped, failed or unsupported
+    (the job's provider has no such action; the detail says why)."""
     return await _perform(request, job_id, "cancel")

@@ -28,6 +28,7 @@ from service.models.job import JobSnapshot
 from service.models.lifecycle import Status
 from service.store.audit import AuditLog
 from service.store.decisions import Acked, UnknownDecision
+from service.store.effects import Effects
 from workers.rules.firings import facts_of_snapshot
 
 log = structlog.get_logger(__name__)
@@ -106,9 +107,10 @@ async def ack_decision(
             f"job {snapshot.key!r} has no decision {decision_id!r}: ack the `id` of a decision "
             "from GET /v1/jobs/{job_id}/decision or the ingest reply",
         ) from None
-    if acked.first:
-        snapshot = await _apply(request, snapshot, acked.decision)
-        await _audit(request, snapshot, acked)
+    if _applies(snapshot, acked):
+        before, snapshot = snapshot, await _apply(request, snapshot, acked.decision)
+        if acked.first or snapshot.status != before.status:
+            await _audit(request, snapshot, acked)
     return AckResult(
         provider=snapshot.provider,
         job_id=snapshot.job_id,
@@ -116,6 +118,14 @@ async def ack_decision(
         decision=acked.decision,
         duplicate=not acked.first,
     )
+
+
+def _applies(snapshot: JobSnapshot, acked: Acked) -> bool:
+    """The first ack; or a repeat while nothing was written to the job since the first, whose
+    request may have been cut short between storing the ack and moving the job (never
+    later: a restarted trainer's job must not be paused again by a stale retry)."""
+    ack = acked.decision.ack
+    return acked.first or (ack is not None and snapshot.updated_at <= ack.at)
 
 
 async def _apply(request: web.Request, snapshot: JobSnapshot, decision: Decision) -> JobSnapshot:
@@ -160,4 +170,8 @@ async def _audit(request: web.Request, snapshot: JobSnapshot, acked: Acked) -> N
     )
     await AuditLog(request.app[keys.REDIS]).record(record)
     request.app[keys.METRICS].actions.labels(decision.action, outcome).inc()
+    if outcome == "failed":  # as a failed upstream action is (workers/actions/executor.py)
+        effects = Effects(request.app[keys.REDIS], request.app[keys.SCRIPTS])
+        for receiver in acked.notify:
+            await effects.deliver(receiver, record.model_dump_json())
     log.info("decision_acked", job=snapshot.key, decision=decision.id, outcome=ack.outcome)

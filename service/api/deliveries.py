@@ -47,7 +47,7 @@ async def list_dead(request: web.Request, query: PageQuery) -> DeadPage:
     page = await DeadLetters(request.app[keys.REDIS]).page(
         before=query.cursor, limit=query.limit, max_scan=MAX_SCAN
     )
-    return DeadPage(deliveries=[_view(d) for _, d in page.items], next_cursor=page.next_cursor)
+    return DeadPage(data=[_view(d) for _, d in page.items], next_cursor=page.next_cursor)
 
 
 @routes.post(

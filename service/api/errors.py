@@ -76,7 +76,13 @@ def _detail(error: ErrorDetails, prefix: str) -> ErrorDetail:
 
 def invalid(exc: ValidationError, *, what: str, prefix: str = "") -> ApiError:
     """A 422 naming every bad field (or 413 when a list exceeds its size limit)."""
-    errors = exc.errors(include_url=False, include_input=False)
+    return invalid_errors(
+        exc.errors(include_url=False, include_input=False), what=what, prefix=prefix
+    )
+
+
+def invalid_errors(errors: Sequence[ErrorDetails], *, what: str, prefix: str = "") -> ApiError:
+    """`invalid` for errors gathered from several validations (each loc already complete)."""
     for error in errors:
         if error["type"] == "too_long" and len(error["loc"]) == 1:
             limit = (error.get("ctx") or {}).get("max_length")

@@ -15,9 +15,10 @@ import structlog
 from aiohttp import web
 
 from service import keys
-from service.api.ingest_fold import fold, ingest_key, new_snapshot, status_change
+from service.api.ingest_fold import ingest_key, new_snapshot, status_change
 from service.api.ingest_schema import IngestBatch, IngestEvent, IngestResult
-from service.api.routing import Routes
+from service.api.ingest_slices import fold_sliced, parse_batch
+from service.api.routing import Routes, required_json
 from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.ident import INGEST_PROVIDER
 from service.models.job import JobSnapshot
@@ -69,7 +70,7 @@ async def _append(request: web.Request, job_id: str, items: list[IngestEvent]) -
     async with request.app[LOCKS].hold(key):
         found = await store.snapshots([key])
         previous = found[0] if found else new_snapshot(job_id)
-        snapshot, events = fold(previous, items)
+        snapshot, events = await fold_sliced(previous, items)
         added = await store.append(snapshot, events, cursor=None)
     _observe(request, snapshot, added)
     return sum(1 for event in added if event.type != STATUS_EVENT)  # not ftwatch's own
@@ -107,20 +108,22 @@ def _observe(request: web.Request, snapshot: JobSnapshot, added: list[Normalized
     "/v1/ingest/events",
     "Push events of self-hosted jobs (at most 500 per batch)",
     auth=True,
+    doc_body=IngestBatch,
     ingest=True,
 )
-async def ingest_events(request: web.Request, body: IngestBatch) -> IngestResult:
+async def ingest_events(request: web.Request, body: str) -> IngestResult:
     """The jobs are the `ingest` provider's (`ingest:<job_id>`), apart from any polled job
     of the same id; every rule applies to their events as to polled ones. The whole batch is refused
     when one event is invalid (422 names `events[i].field`); a repeated event id is
     stored once, so a failed batch can simply be sent again. The reply carries the
     pending decisions of the batch's jobs (a rule's pause or cancel for the trainer to act
     on and ack). Accepts FTWATCH_INGEST_TOKEN as well as FTWATCH_API_TOKEN."""
-    groups = _by_job(body.events)
+    batch = await parse_batch(required_json(body))  # in slices: a big batch is CPU work
+    groups = _by_job(batch.events)
     accepted = 0
     for job_id, items in groups.items():
         accepted += await _append(request, job_id, items)
-    duplicates = len(body.events) - accepted
+    duplicates = len(batch.events) - accepted
     log.info("events_ingested", accepted=accepted, duplicates=duplicates, jobs=len(groups))
     pending = await request.app[keys.DECISIONS].pending_many([ingest_key(j) for j in groups])
     return IngestResult(

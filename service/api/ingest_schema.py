@@ -83,6 +83,12 @@ class IngestBatch(Strict):
     events: list[IngestEvent] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class BatchShape(Strict):
+    """The batch's outer shape, checked before its events are (cheap: no event is parsed)."""
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
 class IngestResult(Strict):
     accepted: int  # new events appended to the stream
     duplicates: int  # events whose id was already stored (a retried batch)

@@ -76,10 +76,10 @@ async def list_jobs(request: web.Request, query: JobsQuery) -> JobList:
             if _matches(snapshot, query):
                 picked.append(snapshot)
                 if len(picked) == query.limit:
-                    return JobList(jobs=await _views(request, picked), next_cursor=last_seen)
+                    return JobList(data=await _views(request, picked), next_cursor=last_seen)
         last_seen = chunk[-1]
     more = len(rest) > MAX_SCAN_JOBS
-    return JobList(jobs=await _views(request, picked), next_cursor=last_seen if more else None)
+    return JobList(data=await _views(request, picked), next_cursor=last_seen if more else None)
 
 
 def _candidates(app: web.Application, given: str) -> tuple[str | None, list[str]]:
@@ -136,4 +136,4 @@ async def job_events(request: web.Request, job_id: JobId, query: PageQuery) -> E
         max_scan=MAX_SCAN_EVENTS,
     )
     entries = [EventEntry(id=entry_id, event=event) for entry_id, event in page.items]
-    return EventPage(events=entries, next_cursor=page.next_cursor)
+    return EventPage(data=entries, next_cursor=page.next_cursor)

@@ -107,18 +107,24 @@ async def read_body(request: web.Request, body: Body) -> Any:
         raise ApiError(400, "invalid_body", "the body is not UTF-8 text") from None
     if body.model is None:
         return text
-    if not text.strip():
-        if body.optional:
-            return None
-        raise ApiError(422, "invalid_request", "a JSON body is required")
-    data = _json(text)
+    if not text.strip() and body.optional:
+        return None
+    data = required_json(text)
     try:
         return body.model.model_validate(data)
     except ValidationError as exc:
         raise invalid(exc, what="body") from None
 
 
-def _json(text: str) -> Any:
+def required_json(text: str) -> Any:
+    """A JSON body that must be there: 422 when blank, 400 when not JSON."""
+    if not text.strip():
+        raise ApiError(422, "invalid_request", "a JSON body is required")
+    return parse_json(text)
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as Python values; 400 naming what is wrong with it."""
     try:
         data = json.loads(text)
         if "\\u" in text:

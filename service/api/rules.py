@@ -9,9 +9,10 @@ from aiohttp import web
 from service import keys
 from service.api.errors import ApiError
 from service.api.routing import Routes
-from service.api.schemas import ReceiverView, RulesCheck, RulesView, RuleView
+from service.api.schemas import ActionCarriers, ReceiverView, RulesCheck, RulesView, RuleView
 from service.cpu import CPU, CpuBusy
-from workers.rules.config import Receiver, Rule
+from workers.rules.capability_check import carriers
+from workers.rules.config import Receiver, Rule, RulesFile
 from workers.rules.errors import RulesError
 from workers.rules.loading import check_rules_text
 from workers.rules.yaml_safe import YamlLimitError
@@ -41,7 +42,18 @@ def receiver_view(receiver: Receiver) -> ReceiverView:
     )
 
 
-def rule_view(rule: Rule) -> RuleView:
+def capabilities(rules: RulesFile, rule: Rule) -> dict[str, ActionCarriers]:
+    """Per action of the rule, the providers it matches that can carry it out, and why
+    the others cannot."""
+    return {
+        c.action: ActionCarriers(
+            providers=list(c.can), notes=dict(c.notes), unsupported=dict(c.cannot)
+        )
+        for c in carriers(rules, rule)
+    }
+
+
+def rule_view(rules: RulesFile, rule: Rule) -> RuleView:
     return RuleView(
         name=rule.name,
         kind=rule.kind,
@@ -50,17 +62,21 @@ def rule_view(rule: Rule) -> RuleView:
         do=rule.describe_actions(),
         cooldown_seconds=rule.cooldown,
         dry_run=rule.dry_run,
+        capabilities=capabilities(rules, rule),
     )
 
 
 @routes.get("/v1/rules", "The active rules and receivers (secrets redacted)")
 async def get_rules(request: web.Request) -> RulesView:
+    """Each rule's `capabilities`: for each pause, resume or cancel in its `do`, the
+    providers it matches that can carry it out (`notes`: the ingest provider's caveats)
+    and why the others cannot (`unsupported`; there the action is recorded as such)."""
     rules = request.app[keys.RULES]
     path = request.app[keys.SETTINGS].rules
     return RulesView(
         source=str(path) if path else "built-in defaults",
         receivers=[receiver_view(r) for r in rules.receivers],
-        rules=[rule_view(r) for r in rules.rules],
+        rules=[rule_view(rules, r) for r in rules.rules],
     )
 
 
@@ -76,14 +92,14 @@ async def get_rules(request: web.Request) -> RulesView:
 async def validate_rules(request: web.Request, body: str) -> RulesCheck:
     """The same checks as `ftwatch rules check`; every error names its location,
     e.g. `rules[2].when.plateau.patience: must be >= 1`. Nothing is changed. Needs the
-    token (SPEC §7): parsing is CPU work an anonymous caller must not be able to order."""
+    token: parsing is CPU work an anonymous caller must not be able to order."""
     try:
         # In a worker process: bounded, but still up to ~0.3 s of CPU (issue 16, F1).
-        await request.app[CPU].run(check_rules_text, body)
+        warnings = await request.app[CPU].run(check_rules_text, body)
     except YamlLimitError as exc:
         raise ApiError(422, "rules_too_large", exc.errors[0]) from None
     except RulesError as exc:
         return RulesCheck(valid=False, errors=exc.errors)
     except CpuBusy as exc:
         raise ApiError(503, "busy", str(exc), headers={"Retry-After": "1"}) from None
-    return RulesCheck(valid=True, errors=[])
+    return RulesCheck(valid=True, errors=[], warnings=warnings)

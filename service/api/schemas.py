@@ -103,7 +103,9 @@ class JobView(JobSnapshot):
 
 
 class JobList(BaseModel):
-    jobs: list[JobView]
+    """Every list answers `{"data": [...], "next_cursor"}`: pass the cursor for more."""
+
+    data: list[JobView]
     next_cursor: str | None = None
 
 
@@ -120,7 +122,7 @@ class EventEntry(BaseModel):
 class EventPage(BaseModel):
     """Newest first. `next_cursor` set: pass it as `cursor` for older events."""
 
-    events: list[EventEntry]
+    data: list[EventEntry]
     next_cursor: str | None = None
 
 
@@ -188,6 +190,14 @@ class ReceiverView(BaseModel):
     max_concurrency: int
 
 
+class ActionCarriers(BaseModel):
+    """Which of the providers a rule matches can carry out one of its actions (SPEC §4)."""
+
+    providers: list[str]  # can carry it out
+    notes: dict[str, str] = Field(default_factory=dict)  # provider → caveat (ingest: decisions)
+    unsupported: dict[str, str] = Field(default_factory=dict)  # provider → why it cannot
+
+
 class RuleView(BaseModel):
     name: str
     kind: str
@@ -196,6 +206,8 @@ class RuleView(BaseModel):
     do: list[str]  # `pause`, `resume after 10m (at most 2 times)`, `notify:ops`
     cooldown_seconds: float | None = None
     dry_run: bool = False
+    # pause | resume | cancel → the providers the rule matches that can (notify is for all).
+    capabilities: dict[str, ActionCarriers] = Field(default_factory=dict)
 
 
 class RulesView(BaseModel):
@@ -207,6 +219,8 @@ class RulesView(BaseModel):
 class RulesCheck(BaseModel):
     valid: bool
     errors: list[str]
+    # e.g. an action only some of the providers a rule matches can carry out.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class AuditQuery(PageQuery):
@@ -220,7 +234,7 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(BaseModel):
-    entries: list[AuditEntry]
+    data: list[AuditEntry]
     next_cursor: str | None = None
 
 
@@ -233,7 +247,7 @@ class DeadDeliveryView(BaseModel):
 
 
 class DeadPage(BaseModel):
-    deliveries: list[DeadDeliveryView]
+    data: list[DeadDeliveryView]
     next_cursor: str | None = None
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from service.metrics import Metrics
-from service.providers import azure
+from service.providers import azure, capabilities
 from service.providers.base import Provider
 from service.providers.config import AzureSpec, OpenAISpec, ProviderSpec
 from service.providers.openai import OpenAICompatible
@@ -56,14 +56,14 @@ def openai(parts: Parts, spec: OpenAISpec) -> Provider:
 def azure_openai(parts: Parts, spec: AzureSpec) -> Provider:
     conn = azure.connection(spec, parts.environ)
     client = parts.client(conn, spec.max_requests_per_second)
-    lacking = azure.lacking(spec.api_version)
+    lacking = capabilities.lacking(spec)
     return OpenAICompatible(
         spec.name, client, kind=spec.kind, lacking=lacking, named_jobs=spec.jobs
     )
 
 
 # kind → factory; a new kind adds its module and one line here (tests/providers checks
-# that this, the config's kinds and the simulator's flavors agree).
+# that this, the config's kinds, the capability table and the simulator's flavors agree).
 FACTORIES: dict[str, Callable[[Parts, ProviderSpec], Provider]] = {
     "openai": openai,  # type: ignore[dict-item]
     "azure_openai": azure_openai,  # type: ignore[dict-item]

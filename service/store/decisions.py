@@ -1,6 +1,7 @@
 """Decisions of ingested jobs (SPEC §10): recorded once, read until acked, acked once.
 
-One hash per job holds `d:<id>` (the decision) and `a:<id>` (the trainer's ack). Both
+One hash per job holds `d:<id>` (the decision), `a:<id>` (the trainer's ack) and `n:<id>`
+(the receivers told of a failed ack). All
 are written with HSETNX, so a redelivered action keeps the first decision and a second
 ack keeps the first ack: delivered at least once, acted on once.
 
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -36,6 +38,7 @@ class Acked:
 
     decision: Decision
     first: bool
+    notify: list[str] = field(default_factory=list)  # receivers told when it failed
 
 
 class UnknownDecision(LookupError):
@@ -100,14 +103,18 @@ class DecisionStore:
         self._redis = client
         self.signals = Signals()
 
-    async def record(self, job: str, decision: Decision) -> Decision:
-        """Store `decision` unless one of its id is there; returns the stored one."""
-        key, field = keys.decisions(job), f"d:{decision.id}"
+    async def record(self, job: str, decision: Decision, notify: Sequence[str] = ()) -> Decision:
+        """Store `decision` unless one of its id is there; returns the stored one.
+
+        `notify`: the receivers told if the trainer acks it `failed` (kept apart: the
+        trainer has no business reading the receivers' names)."""
+        key, name = keys.decisions(job), f"d:{decision.id}"
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(key, field, decision.model_dump_json(exclude={"ack"}))
+            pipe.hsetnx(key, name, decision.model_dump_json(exclude={"ack"}))
+            pipe.hsetnx(key, f"n:{decision.id}", json.dumps(list(notify)))
             pipe.expire(key, DECISION_TTL_SECONDS)
-            pipe.hget(key, field)
-            _, _, stored = await pipe.execute()
+            pipe.hget(key, name)
+            *_, stored = await pipe.execute()
         self.signals.wake(job)
         return Decision.model_validate_json(stored)
 
@@ -148,7 +155,8 @@ class DecisionStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, f"a:{decision_id}", ack.model_dump_json())
             pipe.hget(key, f"a:{decision_id}")
-            first, stored = await pipe.execute()
+            pipe.hget(key, f"n:{decision_id}")
+            first, stored, notify = await pipe.execute()
         kept = DecisionAck.model_validate_json(stored)
         decision = Decision.model_validate_json(raw).model_copy(update={"ack": kept})
-        return Acked(decision, bool(first))
+        return Acked(decision, bool(first), json.loads(notify) if notify else [])

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from typing import Any
 
 import aiohttp
@@ -109,3 +113,29 @@ async def seed_job(
     ]
     await store.append(snapshot, items, cursor=None)
     return snapshot
+
+
+@contextmanager
+def healthz_probe(port: int) -> Iterator[list[float]]:
+    """Round trips of GET /healthz, from a thread of their own (a client on the server's
+    loop would stall with it and not see the stall)."""
+    times: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        connection = HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            started = time.perf_counter()
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            times.append(time.perf_counter() - started)
+            stop.wait(0.005)
+        connection.close()
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        yield times
+    finally:
+        stop.set()
+        thread.join(timeout=30)

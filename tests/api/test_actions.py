@@ -38,7 +38,7 @@ async def test_filters_and_pages(api: Api, redis: aioredis.Redis) -> None:
     async def ids(**params: str | int) -> tuple[list[str], str | None]:
         status, body = await api.get("/v1/actions", params=params)
         assert status == 200, body
-        return [e["firing"]["firing_id"] for e in body["entries"]], body["next_cursor"]
+        return [e["firing"]["firing_id"] for e in body["data"]], body["next_cursor"]
 
     assert (await ids())[0] == ["f4", "f3", "f2", "f1", "f0"]
     assert (await ids(job_id="ftjob-b"))[0] == ["f1"]
@@ -53,7 +53,7 @@ async def test_filters_and_pages(api: Api, redis: aioredis.Redis) -> None:
 async def test_entries_are_strict_json(api: Api, redis: aioredis.Redis) -> None:
     await AuditLog(redis).record(firing(0, "ftjob-a", "plateau"))
     _, body = await api.get("/v1/actions")
-    entry = body["entries"][0]
+    entry = body["data"][0]
     assert entry["firing"]["best"] == "NaN"
     assert entry["firing"]["actions"] == [
         {"action": "pause", "outcome": "ok", "detail": "", "at": None}

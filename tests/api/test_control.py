@@ -34,7 +34,7 @@ async def platform() -> AsyncIterator[tuple[Platform, str]]:
 
 async def audit_of(api: Api, job_id: str) -> list[dict[str, Any]]:
     _, body = await api.get("/v1/actions", params={"job_id": job_id})
-    return [entry["firing"] for entry in body["entries"]]
+    return [entry["firing"] for entry in body["data"]]
 
 
 async def test_pause_calls_the_upstream_and_is_audited(

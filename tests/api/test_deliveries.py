@@ -35,13 +35,13 @@ async def test_list_newest_first_with_urls_redacted(api: Api, redis: aioredis.Re
     ids = [await park(redis, n) for n in range(3)]
     status, body = await api.get("/v1/deliveries/dead", params={"limit": 2})
     assert status == 200
-    assert [d["id"] for d in body["deliveries"]] == [ids[2], ids[1]]
-    first = body["deliveries"][0]
+    assert [d["id"] for d in body["data"]] == [ids[2], ids[1]]
+    first = body["data"][0]
     assert (first["delivery_id"], first["receiver"]) == ("msg_2", "ops")
     assert first["firing"]["firing_id"] == "f2"
     assert first["attempts"] == [{"at": 1.0, "error": "HTTP 500 from https://hooks.example.com/…"}]
     _, rest = await api.get("/v1/deliveries/dead", params={"cursor": body["next_cursor"]})
-    assert [d["id"] for d in rest["deliveries"]] == [ids[0]]
+    assert [d["id"] for d in rest["data"]] == [ids[0]]
 
 
 async def test_replay_requeues_once(api: Api, redis: aioredis.Redis) -> None:

@@ -21,7 +21,7 @@ async def test_list_filters_by_status_source_and_metadata(api: Api, redis: aiore
     async def ids(**params: Any) -> list[str]:
         status, body = await api.get("/v1/jobs", params=params)
         assert status == 200, body
-        return [job["job_id"] for job in body["jobs"]]
+        return [job["job_id"] for job in body["data"]]
 
     # In `<provider>:<id>` order: the ingested job first.
     assert await ids() == ["ftjob-c", "ftjob-a", "ftjob-b"]
@@ -53,7 +53,7 @@ async def test_the_status_filter_takes_lifecycle_names_and_openais_older_ones(
 async def _ids_multi(api: Api, params: list[tuple[str, str]]) -> list[str]:
     status, body = await api.get("/v1/jobs", params=params)
     assert status == 200, body
-    return [job["job_id"] for job in body["jobs"]]
+    return [job["job_id"] for job in body["data"]]
 
 
 async def test_list_pages_with_the_cursor(api: Api, redis: aioredis.Redis) -> None:
@@ -64,7 +64,7 @@ async def test_list_pages_with_the_cursor(api: Api, redis: aioredis.Redis) -> No
     for _ in range(5):
         params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
         _, body = await api.get("/v1/jobs", params=params)
-        seen += [job["job_id"] for job in body["jobs"]]
+        seen += [job["job_id"] for job in body["data"]]
         cursor = body["next_cursor"]
         if cursor is None:
             break
@@ -108,13 +108,13 @@ async def test_events_newest_first_paged_and_only_of_that_job(
     await seed_job(redis, "ftjob-e", events=5)
     await seed_job(redis, "ftjob-other", events=3)
     _, first = await api.get("/v1/jobs/ftjob-e/events", params={"limit": 3})
-    steps = [entry["event"]["metrics"]["step"] for entry in first["events"]]
+    steps = [entry["event"]["metrics"]["step"] for entry in first["data"]]
     assert steps == [4, 3, 2]
-    assert all(entry["event"]["job_id"] == "ftjob-e" for entry in first["events"])
+    assert all(entry["event"]["job_id"] == "ftjob-e" for entry in first["data"])
     _, second = await api.get(
         "/v1/jobs/ftjob-e/events", params={"limit": 3, "cursor": first["next_cursor"]}
     )
-    assert [e["event"]["metrics"]["step"] for e in second["events"]] == [1, 0]
+    assert [e["event"]["metrics"]["step"] for e in second["data"]] == [1, 0]
     assert second["next_cursor"] is None
 
 

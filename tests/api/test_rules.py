@@ -61,9 +61,55 @@ async def test_a_rules_file_is_served_without_its_secrets(
     assert "hunter2" not in str(body)
 
 
+async def test_each_rule_names_the_providers_that_can_carry_out_each_action(
+    start_api: StartApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "providers:\n"
+        "  - {name: openai, kind: openai}\n"
+        '  - {name: az-ga, kind: azure_openai, endpoint: "https://a.example",'
+        ' api_version: "2024-10-21"}\n'
+        "rules:\n"
+        "  - {name: p, when: {status: failed}, do: [pause, {notify: log}]}\n"
+        "  - {name: c, match: {provider: az-*}, when: {status: failed}, do: [cancel]}\n"
+    )
+    served = await start_api(rules=path)
+    status, body = await served.get("/v1/rules")
+    assert status == 200
+    pause, cancel = (rule["capabilities"] for rule in body["rules"])
+    assert pause == {
+        "pause": {
+            "providers": ["openai", "ingest"],
+            "notes": {"ingest": "a decision the trainer acts on: it saves a checkpoint and stops"},
+            "unsupported": {
+                "az-ga": "Azure's api-version 2024-10-21 has no pause; use a preview version or v1"
+            },
+        }
+    }
+    assert cancel == {"cancel": {"providers": ["az-ga"], "notes": {}, "unsupported": {}}}
+
+
+async def test_validate_warns_of_an_action_only_some_providers_can_do(api: Api) -> None:
+    text = (
+        'providers: [{name: az, kind: azure_openai, endpoint: "https://a.example",'
+        ' api_version: "2024-10-21"}]\n'
+        "rules: [{name: p, when: {status: failed}, do: [resume]}]\n"
+    )
+    status, body = await api.post("/v1/rules/validate", data=text, auth=True)
+    assert (status, body["valid"], body["errors"]) == (200, True, [])
+    (warning,) = body["warnings"]
+    assert warning.startswith("rules[0].do[0]: rule 'p' asks to resume: az cannot (")
+    broken = text.replace("do: [resume]", "match: {provider: az}, do: [resume]")
+    status, body = await api.post("/v1/rules/validate", data=broken, auth=True)
+    assert (status, body["valid"]) == (200, False)
+    assert body["errors"][0].startswith("rules[0].do[0]: rule 'p' asks to resume, which no")
+
+
 async def test_validate_reports_every_error_with_its_location(api: Api) -> None:
     status, body = await api.post("/v1/rules/validate", data=RULES, auth=True)
-    assert (status, body) == (200, {"valid": True, "errors": []})
+    assert (status, body) == (200, {"valid": True, "errors": [], "warnings": []})
     broken = RULES.replace("patience: 3", "patience: 0").replace("[pause,", "[pause, explode,")
     status, body = await api.post("/v1/rules/validate", data=broken, auth=True)
     assert status == 200

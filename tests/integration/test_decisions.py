@@ -81,7 +81,7 @@ def events(losses: list[float], *, first: int = 1, status: str | None = None) ->
 async def audit(ftwatch: Served) -> list[dict[str, Any]]:
     status, page = await ftwatch.call("GET", f"/v1/actions?job_id=ingest:{JOB}", ADMIN)
     assert status == 200, page
-    return list(reversed([e["firing"] for e in page["entries"]]))  # oldest first
+    return list(reversed([e["firing"] for e in page["data"]]))  # oldest first
 
 
 async def test_a_plateau_is_decided_read_acked_and_pauses_the_job(
@@ -209,3 +209,24 @@ async def test_acks_of_unknown_decisions_and_jobs_are_404(ftwatch: Served) -> No
         "POST", f"/v1/jobs/{JOB}/decision/dec_x/ack", TRAINER, json={"outcome": "paused"}
     )
     assert status == 422 and body["error"]["details"][0]["loc"] == "outcome"
+
+
+async def test_a_failed_ack_is_recorded_and_notified_and_leaves_the_job_running(
+    ftwatch: Served, redis: aioredis.Redis
+) -> None:
+    await ftwatch.call("POST", "/v1/ingest/events", TRAINER, json=events(LOSSES))
+    status, decision = await ftwatch.call("GET", f"/v1/jobs/{JOB}/decision?wait=20", TRAINER)
+    assert status == 200, decision
+    ack = {"outcome": "failed", "message": "disk full: no checkpoint"}
+    path = f"/v1/jobs/{JOB}/decision/{decision['id']}/ack"
+    status, acked = await ftwatch.call("POST", path, TRAINER, json=ack)
+    assert (status, acked["status"]) == (200, "running")
+
+    async def failures() -> list[Firing]:
+        rows = await xrange(redis, store_keys.DELIVERIES_STREAM)
+        notices = [Firing.model_validate_json(fields["f"]) for _, fields in rows]
+        return [n for n in notices if n.type == "ftwatch.action.failed"]
+
+    [notice] = await eventually(failures, message="the failed ack was notified")
+    assert notice.kind == "ack" and "disk full" in notice.actions[0].detail
+    assert (await audit(ftwatch))[-1]["type"] == "ftwatch.action.failed"

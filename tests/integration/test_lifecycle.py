@@ -53,9 +53,9 @@ async def test_a_pending_job_shows_queued_with_its_raw_status(
     manual_sim.platform.set_status(JOB, "pending")
     await eventually(lambda: job_is("queued", "pending"), message="pending read as queued")
     listed = await _get(f"{api}/v1/jobs?status=queued")
-    assert [j["job_id"] for j in listed["jobs"]] == [JOB]
-    assert [j["job_id"] for j in (await _get(f"{api}/v1/jobs?status=pending"))["jobs"]] == [JOB]
-    events = (await _get(f"{api}/v1/jobs/{JOB}/events"))["events"]
+    assert [j["job_id"] for j in listed["data"]] == [JOB]
+    assert [j["job_id"] for j in (await _get(f"{api}/v1/jobs?status=pending"))["data"]] == [JOB]
+    events = (await _get(f"{api}/v1/jobs/{JOB}/events"))["data"]
     change = next(e["event"] for e in events if e["event"]["type"] == "status")
     assert change["data"] == {"from": "running", "to": "queued"}
 

@@ -36,5 +36,5 @@ async def test_each_demo_job_is_handled_once(pipeline: Pipeline) -> None:
     plateau = [f for f in firings if f.rule == "reward-plateau" and not f.actions[0].at]
     assert len(plateau) == 1
     assert plateau[0].job.id == PLATEAU
-    assert "has not beaten best" in plateau[0].reason
+    assert "has not improved on" in plateau[0].reason
     assert plateau[0].best is not None and plateau[0].best_step is not None

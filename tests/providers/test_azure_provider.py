@@ -17,6 +17,7 @@ from service.providers.build import Parts, build_providers
 from service.providers.config import AzureSpec
 from service.providers.registry import Providers
 from service.settings import Settings
+from service.store import keys
 from service.store.audit import AuditLog
 from service.store.effects import Effects
 from service.store.scripts import Scripts
@@ -24,8 +25,12 @@ from service.upstream.errors import NotFound
 from simulator.app import create_app as create_simulator
 from simulator.platform import ManualClock, Platform
 from simulator.scenario import JobSpec, Scenario
-from tests.support import served
+from tests.support import served, xrange
 from workers.actions.executor import ActionExecutor
+from workers.actions.queue import MAX_ACTION_DELIVERIES, ActionQueueHandler
+from workers.notify.payloads import standard
+from workers.notify.payloads.context import RenderContext
+from workers.stream.consumer import Disposition
 
 KEY = "azure-test-key"
 JOB = "ftjob-az-1"
@@ -100,3 +105,44 @@ async def test_ga_has_no_pause_so_a_rules_pause_is_unsupported_and_notified(
     page = await AuditLog(redis).page(job_id=f"azure-east:{JOB}")
     (entry,) = [f for f in page.items if f[1].stage == "action"]
     assert entry[1].type == "ftwatch.action.failed"
+
+
+async def test_an_unsupported_action_from_the_queue_is_notified_once_and_never_retried(
+    platform: tuple[Platform, str, str], settings: Settings, redis: aioredis.Redis
+) -> None:
+    """The action queue's path: the entry is done (not left pending for a retry), one
+    audit record, one ftwatch.action.failed delivery naming the provider and the reason."""
+    plat = platform[0]
+    async with aiohttp.ClientSession() as http:
+        providers = await _providers(platform[1], GA, settings, redis, http)
+        metrics = Metrics()
+        handler = ActionQueueHandler(
+            ActionExecutor(providers, Effects(redis, Scripts(redis)), metrics)
+        )
+        firing = Firing(
+            firing_id="fir_queue",
+            rule="reward-plateau",
+            kind="plateau",
+            job=JobFacts(id=JOB, provider="azure-east"),
+            reason="flat",
+            fired_at=1.0,
+        )
+        fields = {"t": ActionTask(action="pause", firing=firing, notify=["ops"]).model_dump_json()}
+        assert await handler.handle("1-0", fields, 1) is Disposition.DONE
+        # Redelivered (a crash before the ack, say), even past the retry budget: nothing new.
+        assert await handler.handle("1-0", fields, MAX_ACTION_DELIVERIES) is Disposition.DONE
+    assert plat.actions == []
+    assert metrics.actions.labels("pause", "unsupported")._value.get() == 1
+    page = await AuditLog(redis).page(job_id=f"azure-east:{JOB}")
+    assert [f.actions[0].outcome for _, f in page.items if f.stage == "action"] == ["unsupported"]
+    ((_, delivery),) = await xrange(redis, keys.DELIVERIES_STREAM)
+    assert delivery["r"] == "ops"
+    body = standard.build(Firing.model_validate_json(delivery["f"]), RenderContext(now=2.0))
+    assert body["type"] == "ftwatch.action.failed"
+    assert body["data"]["provider"] == "azure-east"
+    (action,) = body["data"]["actions"]
+    assert action["outcome"] == "unsupported"
+    assert action["detail"] == (
+        "provider 'azure-east' (azure_openai) cannot pause jobs: Azure's api-version"
+        " 2024-10-21 has no pause; use a preview version or v1"
+    )

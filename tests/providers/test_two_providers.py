@@ -133,6 +133,6 @@ async def _both_paused(
     assert (status, body["error"]["code"]) == (409, "ambiguous_job")
     _, audit = await _json(http, f"{proc.url}/v1/actions?job_id={DEMO_PLATEAU}")
     pauses = [
-        e["firing"]["job"]["provider"] for e in audit["entries"] if e["firing"]["stage"] == "action"
+        e["firing"]["job"]["provider"] for e in audit["data"] if e["firing"]["stage"] == "action"
     ]
     assert sorted(pauses) == ["azure-east", "openai"]

@@ -35,8 +35,8 @@ def test_the_backtest_lists_what_would_have_fired_when_and_why() -> None:
     ]
     plateau, errors, divergence, stalled, finished = rows
     assert plateau.reason == (
-        "valid_reward_mean 0.49 has not beaten best 0.5 (+0.01) for 3 evaluations;"
-        " best seen 0.505 at step 40"
+        "valid_reward_mean 0.49 has not improved on 0.5 by 0.01 for 3 evaluations;"
+        " best 0.505 at step 40"
     )
     assert (plateau.best, plateau.best_step) == (0.505, 40)
     assert plateau.actions == ["pause", "notify:log"]
@@ -54,7 +54,9 @@ def test_the_table_has_a_header_a_line_per_firing_and_a_summary() -> None:
     text = format_rows(rows, len(events), 2)
     lines = text.splitlines()
     assert lines[0].split() == ["TIME", "(UTC)", "JOB", "RULE", "STEP", "ACTIONS", "REASON"]
-    assert len(lines) == 1 + len(rows) + 1
+    assert len(lines) == 1 + len(rows) + 1 + 2 + 1  # a blank line, one line a job, the sum
+    assert lines[-3].startswith("openai:ftjob-rft: 4 firings (reward-plateau, grader-errors,")
+    assert lines[-2].startswith("openai:ftjob-sft: 1 firing (loss-divergence), first ")
     assert (
         "ftjob-sft" in lines[3]
         and "loss-divergence" in lines[3]
@@ -62,3 +64,13 @@ def test_the_table_has_a_header_a_line_per_firing_and_a_summary() -> None:
     )
     assert lines[-1] == f"5 firings over {len(events)} events of 2 jobs"
     assert format_rows([], 1, 1) == "no rule would have fired (1 event of 1 job)"
+
+
+def test_firings_come_in_time_order_when_the_file_lists_job_after_job() -> None:
+    events = history()
+    by_job = sorted(events, key=lambda event: event.job_id != "ftjob-sft")  # sft first
+    rows = backtest(default_rules(), by_job)
+    assert [row.at for row in rows] == sorted(row.at for row in rows)
+    assert {row.firing_id for row in rows} == {
+        r.firing_id for r in backtest(default_rules(), events)
+    }

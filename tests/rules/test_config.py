@@ -226,7 +226,7 @@ def test_condition_defaults() -> None:
         }
     )
     plateau, errors, stalled = (r.when for r in rules.rules)
-    assert plateau.plateau.model_dump() == {  # type: ignore[union-attr]
+    assert plateau.plateau.model_dump() == {  # type: ignore[attr-defined]
         "metric": "valid_reward_mean",
         "mode": "max",
         "patience": 3,
@@ -236,10 +236,10 @@ def test_condition_defaults() -> None:
         "smoothing": 0.0,
         "baseline": None,
     }
-    assert errors.error_rate.threshold == 0.25  # type: ignore[union-attr]
-    assert errors.error_rate.clear_level == 0.125  # type: ignore[union-attr]
-    assert stalled.stalled.for_ == 90  # type: ignore[union-attr]
-    assert stalled.stalled.statuses == ["running"]  # type: ignore[union-attr]
+    assert errors.error_rate.threshold == 0.25  # type: ignore[attr-defined]
+    assert errors.error_rate.clear_level == 0.125  # type: ignore[attr-defined]
+    assert stalled.stalled.for_ == 90  # type: ignore[attr-defined]
+    assert stalled.stalled.statuses == ["running"]  # type: ignore[attr-defined]
 
 
 def test_rule_names_are_identifiers() -> None:
@@ -257,5 +257,5 @@ def test_openais_older_status_names_are_mapped_on_load() -> None:
         ]
     }
     first, second = parse_rules(doc).rules
-    assert first.when.status == ["validating", "queued", "succeeded"]  # type: ignore[union-attr]
-    assert second.when.stalled.statuses == ["queued"]  # type: ignore[union-attr]
+    assert first.when.status == ["validating", "queued", "succeeded"]  # type: ignore[attr-defined]
+    assert second.when.stalled.statuses == ["queued"]  # type: ignore[attr-defined]

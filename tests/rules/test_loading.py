@@ -209,7 +209,7 @@ def test_yaml_merge_keys_may_override_what_they_merge() -> None:
         "    when: {plateau: {<<: *p, patience: 5}}\n"
         "    do: [pause]\n"
     )
-    assert [r.when.plateau.patience for r in rules.rules] == [3, 5]  # type: ignore[union-attr]
+    assert [r.when.plateau.patience for r in rules.rules] == [3, 5]  # type: ignore[attr-defined]
 
 
 def test_alias_bombs_and_self_references_are_refused_without_expanding_them() -> None:
@@ -244,13 +244,13 @@ def test_the_defaults_cover_plateau_grader_errors_divergence_stall_and_completio
     assert rules.receivers == []
     plateau = by_name["reward-plateau"]
     assert plateau.match is not None and plateau.match.method == ["reinforcement"]
-    assert plateau.when.plateau.metric == "valid_reward_mean"  # type: ignore[union-attr]
-    assert plateau.when.plateau.patience == 3  # type: ignore[union-attr]
-    assert plateau.when.plateau.min_delta == 0.01  # type: ignore[union-attr]
+    assert plateau.when.plateau.metric == "valid_reward_mean"  # type: ignore[attr-defined]
+    assert plateau.when.plateau.patience == 3  # type: ignore[attr-defined]
+    assert plateau.when.plateau.min_delta == 0.01  # type: ignore[attr-defined]
     errors = by_name["grader-errors"]
-    assert errors.when.error_rate.threshold == 0.25  # type: ignore[union-attr]
-    assert errors.when.error_rate.window_steps == 5  # type: ignore[union-attr]
-    assert errors.when.error_rate.clear_level == 0.125  # type: ignore[union-attr]
+    assert errors.when.error_rate.threshold == 0.25  # type: ignore[attr-defined]
+    assert errors.when.error_rate.window_steps == 5  # type: ignore[attr-defined]
+    assert errors.when.error_rate.clear_level == 0.125  # type: ignore[attr-defined]
     assert errors.describe_actions() == [
         "pause",
         "resume after 10m (at most 2 times)",
@@ -259,7 +259,7 @@ def test_the_defaults_cover_plateau_grader_errors_divergence_stall_and_completio
     divergence = by_name["loss-divergence"]
     assert divergence.match is not None and divergence.match.method == ["supervised", "dpo"]
     assert divergence.describe_actions() == ["cancel", "notify:log"]
-    assert by_name["finished"].when.status == ["succeeded", "failed", "cancelled"]  # type: ignore[union-attr]
+    assert by_name["finished"].when.status == ["succeeded", "failed", "cancelled"]  # type: ignore[attr-defined]
     assert by_name["stalled"].kind == "stalled"
     assert check_env(rules, {}) == []
 

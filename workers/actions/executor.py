@@ -160,7 +160,7 @@ class ActionExecutor:
         if self._decisions is None:
             return self._result(task, "failed", "this process keeps no decisions")
         key = job_key(task.provider, task.firing.job.id)
-        decision = await self._decisions.record(key, self._decision(task))
+        decision = await self._decisions.record(key, self._decision(task), task.notify)
         return self._result(
             task, "queued", f"decision {decision.id} sent to the trainer; waiting for its ack"
         )
@@ -242,8 +242,11 @@ class ActionExecutor:
             "action_done",
             action=task.action,
             outcome=result.outcome,
-            detail=result.detail,
+            provider=task.firing.job.provider,
+            job_id=task.firing.job.id,
             rule=task.firing.rule,
+            reason=task.firing.reason,
+            **({"detail": result.detail} if result.detail else {}),
         )
         if failed:
             for receiver in task.notify:

@@ -2,8 +2,9 @@
 
 Actions are not simulated (a pause would have changed the history that follows), so
 a rule is shown firing again only where the recorded history re-arms it. Time is the
-events' `created_at`; a `stalled` rule fires at the moment the silence after an event
-reached its limit (a job whose status is unknown counts as running between events).
+events' `created_at`; a timer-driven rule (`stalled`) is ticked at the moments its kind
+says it could decide anew after an event (for `stalled`: when the silence reached its
+limit), before the next event; a job whose status is unknown counts as running.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from service.models.event import NormalizedEvent
 from service.models.job import JobSnapshot
 from workers.rules.config import Rule, RulesFile
 from workers.rules.detectors.base import Verdict, count, fmt
+from workers.rules.detectors.registry import DETECTORS
 from workers.rules.engine import RuleState, evaluate, firing_id, tick
-from workers.rules.when import StalledWhen
 
 
 class BacktestRow(BaseModel):
@@ -51,20 +52,21 @@ def backtest(rules: RulesFile, events: Iterable[NormalizedEvent]) -> list[Backte
     for event in events:
         job = jobs.setdefault(event.key, _Job())
         for rule in rules.rules:
-            if job.last is not None and isinstance(rule.when, StalledWhen):
-                rows += _stall_check(rule, rule.when, job, event.created_at)
+            rows += _timer_check(rule, job, event.created_at)
             state, verdict = evaluate(rule, job.states.get(rule.name), event, event.created_at)
             job.states[rule.name] = state
             if verdict is not None:
                 rows.append(_row(rule, state, verdict, event, event.created_at))
         job.last = event
-    return rows
+    # In time order: a stall fires after the silence, when later events may come first.
+    return sorted(rows, key=lambda row: row.at)
 
 
-def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list[BacktestRow]:
-    """Tick the stalled rule at the job's last event and when its limit ran out before `until`."""
-    last = job.last
-    if last is None:
+def _timer_check(rule: Rule, job: _Job, until: float) -> list[BacktestRow]:
+    """Tick a timer-driven rule at the moments after the job's last event its kind names,
+    before `until` (the next event)."""
+    last, wakes = job.last, DETECTORS[rule.kind].wakes
+    if last is None or wakes is None:
         return []
     snapshot = JobSnapshot(
         job_id=last.job_id,
@@ -76,7 +78,7 @@ def _stall_check(rule: Rule, when: StalledWhen, job: _Job, until: float) -> list
         last_event_at=last.created_at,
     )
     rows = []
-    for now in (float(last.created_at), last.created_at + when.stalled.for_):
+    for now in wakes(rule.when.params, float(last.created_at)):
         if now >= until:
             break
         state, verdict = tick(rule, job.states.get(rule.name), snapshot, now)
@@ -120,7 +122,19 @@ def format_rows(rows: list[BacktestRow], events: int, jobs: int) -> str:
         "  ".join([*(cell.ljust(w) for cell, w in zip(line, widths, strict=False)), line[-1]])
         for line in table
     ]
-    return "\n".join([*lines, summary])
+    return "\n".join([*lines, "", *job_summary(rows), summary])
+
+
+def job_summary(rows: list[BacktestRow]) -> list[str]:
+    """One line a job that would have fired: how often, which rules, the first time."""
+    by_job: dict[str, list[BacktestRow]] = {}
+    for row in rows:
+        by_job.setdefault(f"{row.provider}:{row.job_id}", []).append(row)
+    lines = []
+    for key, fired in sorted(by_job.items()):
+        rules = ", ".join(dict.fromkeys(row.rule for row in fired))
+        lines.append(f"{key}: {count(len(fired), 'firing')} ({rules}), first {_time(fired[0].at)}")
+    return lines
 
 
 def _cells(row: BacktestRow) -> tuple[str, ...]:

@@ -6,19 +6,29 @@ from pathlib import Path
 from typing import TextIO
 
 from workers.rules.backtest import backtest, format_rows
+from workers.rules.capability_check import capability_errors, capability_warnings
 from workers.rules.detectors.base import count
 from workers.rules.errors import RulesError
-from workers.rules.events_file import load_events
+from workers.rules.events_file import load_events_text
 from workers.rules.loading import load_rules
 
 
 def check_command(path: str, out: TextIO) -> int:
-    """Print every error of the rules file at `path` (exit 1), or `ok: …` (exit 0)."""
+    """Print every error of the rules file at `path` (exit 1), or its warnings and
+    `ok: …` (exit 0). An action no provider a rule matches can do is an error here,
+    though the service runs such a file (see workers/rules/capability_check.py)."""
     try:
         rules = load_rules(path)
     except RulesError as exc:
         for line in exc.errors:
             print(line, file=out)
+        return 1
+    errors = capability_errors(rules)
+    for line in errors:
+        print(line, file=out)
+    for line in capability_warnings(rules):
+        print(f"warning: {line}", file=out)
+    if errors:
         return 1
     print(
         f"ok: {count(len(rules.rules), 'rule')}, {count(len(rules.receivers), 'receiver')}",
@@ -40,8 +50,7 @@ def backtest_command(rules_path: str, events_path: str, out: TextIO) -> int:
             print(line, file=out)
         return 1
     try:
-        with Path(events_path).open(encoding="utf-8", errors="replace") as lines:
-            loaded = load_events(lines)
+        loaded = load_events_text(Path(events_path).read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
         print(f"{events_path}: {exc.strerror or exc}", file=out)
         return 1

@@ -18,9 +18,10 @@ from service.providers.config import (
     is_http_url,
 )
 from workers.rules.actions_spec import Action, CancelAction, NotifyAction, PauseAction, ResumeAction
+from workers.rules.conditions import When
 from workers.rules.crosscheck import LOG_RECEIVER, SKIP_CROSS_CHECK, cross_check
 from workers.rules.durations import Duration
-from workers.rules.when import StrictModel, When, as_list
+from workers.rules.when import StrictModel, as_list
 
 __all__ = ["LOG_RECEIVER", "Match", "Receiver", "Rule", "RulesFile"]
 Method = Literal["supervised", "dpo", "reinforcement"]
@@ -101,6 +102,10 @@ class Match(StrictModel):
     metadata: dict[str, str] = Field(default_factory=dict)  # subset of the job's metadata
     model: Annotated[list[str], BeforeValidator(as_list), Field(min_length=1)] | None = None
 
+    def selects(self, provider: str) -> bool:
+        """True when the provider's jobs may match (its name matches a `provider` glob)."""
+        return self.provider is None or any(fnmatchcase(provider, g) for g in self.provider)
+
     def matches(
         self,
         method: str | None,
@@ -109,7 +114,7 @@ class Match(StrictModel):
         provider: str = DEFAULT_PROVIDER,
     ) -> bool:
         """True when the job's provider, method, base model (glob) and metadata all match."""
-        if self.provider is not None and not any(fnmatchcase(provider, g) for g in self.provider):
+        if not self.selects(provider):
             return False
         if self.method is not None and method not in self.method:
             return False
@@ -156,7 +161,7 @@ class Rule(StrictModel):
 
     @property
     def kind(self) -> str:
-        """plateau | error_rate | threshold | stalled | status."""
+        """The detector kind: plateau | error_rate | threshold | stalled | status | …"""
         return self.when.kind
 
     def applies_to(

@@ -19,41 +19,15 @@ which drives `stalled` and `status` rules and notices resumes between events).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Annotated
-
-from pydantic import Field
 
 from service.models.event import EventFacts
 from service.models.job import JobSnapshot
 from service.models.lifecycle import RecordedStatus, Status, was_resumed
+from workers.rules.conditions import AnyDetectorState
 from workers.rules.config import Rule
-from workers.rules.detectors import error_rate, plateau, stalled, status, threshold
-from workers.rules.detectors.base import Verdict
-from workers.rules.detectors.error_rate import ErrorRateState
-from workers.rules.detectors.plateau import PlateauState
-from workers.rules.detectors.stalled import StalledState
-from workers.rules.detectors.status import StatusState
-from workers.rules.detectors.threshold import ThresholdState
+from workers.rules.detectors.base import JobClock, Verdict
+from workers.rules.detectors.registry import DETECTORS
 from workers.rules.frozen import FrozenState
-from workers.rules.when import (
-    ErrorRateWhen,
-    PlateauWhen,
-    StalledWhen,
-    StatusWhen,
-    ThresholdWhen,
-    When,
-)
-
-DetectorStates = PlateauState | ErrorRateState | ThresholdState | StalledState | StatusState
-AnyDetectorState = Annotated[DetectorStates, Field(discriminator="kind")]
-_INITIAL: dict[str, Callable[[], DetectorStates]] = {
-    "plateau": PlateauState,
-    "error_rate": ErrorRateState,
-    "threshold": ThresholdState,
-    "stalled": StalledState,
-    "status": StatusState,
-}
 
 
 class RuleState(FrozenState):
@@ -70,7 +44,7 @@ class RuleState(FrozenState):
 
 def initial_state(rule: Rule) -> RuleState:
     """A fresh state for `rule` on a job it has never seen."""
-    return RuleState(detector=_INITIAL[rule.kind]())
+    return RuleState(detector=DETECTORS[rule.kind].initial())
 
 
 def fit_state(rule: Rule, state: RuleState | None) -> RuleState:
@@ -82,7 +56,7 @@ def fit_state(rule: Rule, state: RuleState | None) -> RuleState:
         return initial_state(rule)
     if state.detector.kind == rule.kind:
         return state
-    return RuleState(detector=_INITIAL[rule.kind](), episode=state.episode + 1)
+    return RuleState(detector=DETECTORS[rule.kind].initial(), episode=state.episode + 1)
 
 
 def firing_id(rule_name: str, job_key: str, episode: int) -> str:
@@ -110,7 +84,7 @@ def evaluate(
     if not rule.applies_to(event.method, event.model, event.metadata, event.provider):
         return current, None
     current = _track_status(current, event.status)
-    detector, verdict = _step(rule.when, current.detector, event)
+    detector, verdict = DETECTORS[rule.kind].on_event(rule.when.params, current.detector, event)
     if detector is not current.detector:  # most events leave most detectors as they were
         current = current.replace(detector=detector)
     return _decide(rule, current, verdict, now)
@@ -119,24 +93,20 @@ def evaluate(
 def tick(
     rule: Rule, state: RuleState | None, job: JobSnapshot, now: float
 ) -> tuple[RuleState, Verdict | None]:
-    """Feed the job's snapshot at time `now`: drives stalled and status rules.
+    """Feed the job's snapshot at time `now`: drives timer-driven kinds (stalled, status).
 
-    For `stalled`, `job.last_event_at` must be on the clock of `now`.
+    `job.last_event_at` must be on the clock of `now`.
     """
     current = fit_state(rule, state)
     if not rule.applies_to(job.method, job.model, job.metadata, job.provider):
         return current, None
     current = _track_status(current, job.status)
-    when, detector = rule.when, current.detector
-    new: DetectorStates
-    verdict: Verdict | None
-    if isinstance(when, StalledWhen) and isinstance(detector, StalledState):
-        last = float(job.last_event_at) if job.last_event_at is not None else None
-        new, verdict = stalled.tick(when.stalled, detector, now, job.status, last)
-    elif isinstance(when, StatusWhen) and isinstance(detector, StatusState):
-        new, verdict = status.observe(when.status, detector, job.status)
-    else:
+    kind = DETECTORS[rule.kind]
+    if kind.tick is None:
         return current, None
+    last = float(job.last_event_at) if job.last_event_at is not None else None
+    clock = JobClock(now=now, status=job.status, last_event_at=last)
+    new, verdict = kind.on_tick(rule.when.params, current.detector, clock)
     if new is not current.detector:
         current = current.replace(detector=new)
     return _decide(rule, current, verdict, now)
@@ -148,22 +118,6 @@ def _track_status(state: RuleState, job_status: Status | None) -> RuleState:
     resumed = was_resumed(state.last_status, job_status)
     state = state.replace(last_status=job_status)
     return on_resumed(state) if resumed else state
-
-
-def _step(
-    when: When, detector: AnyDetectorState, event: EventFacts
-) -> tuple[AnyDetectorState, Verdict | None]:
-    if isinstance(when, PlateauWhen) and isinstance(detector, PlateauState):
-        return plateau.step(when.plateau, detector, event)
-    if isinstance(when, ErrorRateWhen) and isinstance(detector, ErrorRateState):
-        return error_rate.step(when.error_rate, detector, event)
-    if isinstance(when, ThresholdWhen) and isinstance(detector, ThresholdState):
-        return threshold.step(when.threshold, detector, event)
-    if isinstance(when, StalledWhen) and isinstance(detector, StalledState):
-        return stalled.step(when.stalled, detector, event)
-    if isinstance(when, StatusWhen) and isinstance(detector, StatusState):
-        return status.step(when.status, detector, event)
-    return detector, None
 
 
 def _decide(

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from service.providers.config import KINDS as PROVIDER_KINDS
+from workers.rules.detectors.registry import DETECTORS
 
-WHEN_KINDS = ("plateau", "error_rate", "threshold", "stalled", "status")
 ACTION_KINDS = ("pause", "resume", "cancel", "notify")
 
 
@@ -75,7 +75,7 @@ def _message(error: ErrorDetails, fields: Sequence[str]) -> str:
         return f"must be {op} {ctx.get(key)}"
     special = {
         "extra_forbidden": lambda: _unknown_field(error["loc"], fields),
-        "when_kind": lambda: _kind_message(error.get("input"), WHEN_KINDS, "condition"),
+        "when_kind": lambda: _kind_message(error.get("input"), DETECTORS.names(), "condition"),
         "action_kind": lambda: _action_message(error.get("input")),
         "literal_error": lambda: f"must be {ctx.get('expected')}",
         "too_short": lambda: _too_short(kind, ctx),

@@ -10,6 +10,8 @@ either
   `reinforcement` and a `train_loss` means `supervised`; without `status` the status
   is unknown.
 Blank lines are skipped; a bad line is reported with its number and skipped.
+`ftwatch events export` writes the first kind. A page of `GET /v1/jobs/{id}/events`
+(one JSON object listing the events newest first) is read too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,28 @@ def load_events(lines: Iterable[str]) -> LoadedEvents:
         except ValueError as exc:
             errors.append(f"line {number}: {exc}")
     return LoadedEvents(events, errors)
+
+
+def load_events_text(text: str) -> LoadedEvents:
+    """`load_events` of a file's text, or of the events of an API page in it."""
+    page = _api_page(text)
+    if page is None:
+        return load_events(text.splitlines())
+    return load_events(json.dumps(item) for item in reversed(page))  # oldest first
+
+
+def _api_page(text: str) -> list[Any] | None:
+    """The events of a whole-file API page (`{"events": [...]}`), else None."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None  # lines of JSON, or a bad file: the line reader says which line
+    if not isinstance(obj, dict) or "event_id" in obj or "job_id" in obj:
+        return None
+    events = obj.get("data", obj.get("events"))
+    return events if isinstance(events, list) else None
 
 
 def parse_event_line(line: str) -> NormalizedEvent:

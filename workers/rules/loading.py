@@ -14,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from service.providers import config as providers_config
 from workers.rules import actions_spec, config, when
+from workers.rules.capability_check import capability_errors, capability_warnings
+from workers.rules.conditions import KINDS, when_model
 from workers.rules.crosscheck import SKIP_CROSS_CHECK, cross_check
 from workers.rules.errors import RulesError, render_validation_error
 from workers.rules.yaml_safe import MAX_TEXT, YamlLimitError, yaml_load
@@ -22,11 +24,20 @@ _ITEM = re.compile(r"(receivers|rules)\[(\d+)\]")
 
 
 def _field_names() -> set[str]:
+    """Every field name of the rules file's models: the `did you mean` candidates."""
+    models = [
+        item
+        for module in (config, when, actions_spec)
+        for item in vars(module).values()
+        if isinstance(item, type) and issubclass(item, BaseModel)
+    ]
+    # Registered kinds' parameters (defined anywhere) and their `when` models.
+    models += [k.params for k in KINDS if isinstance(k.params, type)]
+    models += [when_model(k.name) for k in KINDS]
     names: set[str] = set()
-    for module in (config, when, actions_spec):
-        for item in vars(module).values():
-            if isinstance(item, type) and issubclass(item, BaseModel):
-                names |= {f.alias or key for key, f in item.model_fields.items()}
+    for model in models:
+        if issubclass(model, BaseModel):
+            names |= {f.alias or key for key, f in model.model_fields.items()}
     return names
 
 
@@ -69,9 +80,14 @@ def parse_rules_text(text: str) -> config.RulesFile:
     return parse_rules(yaml_load(text))
 
 
-def check_rules_text(text: str) -> None:
-    """parse_rules_text without the result, for a worker process: only the errors travel back."""
-    parse_rules_text(text)
+def check_rules_text(text: str) -> list[str]:
+    """What `rules check` says, for a worker process: the errors (raised, with an action
+    no provider a rule matches can do) or the warnings (returned) travel back."""
+    rules = parse_rules_text(text)
+    errors = capability_errors(rules)
+    if errors:
+        raise RulesError(errors)
+    return capability_warnings(rules)
 
 
 def load_rules(path: str | Path) -> config.RulesFile:

@@ -18,7 +18,7 @@ from workers.rules.actions_spec import (
     ResumeAction,
 )
 from workers.rules.config import Rule
-from workers.rules.detectors.base import Verdict
+from workers.rules.detectors.base import Verdict, count
 from workers.rules.durations import format_duration
 from workers.rules.engine import RuleState
 from workers.rules.firings import build_firing
@@ -176,7 +176,7 @@ class _Planner:
             return ActionResult(
                 action="resume",
                 outcome="skipped",
-                detail=f"already resumed {self.resumes_so_far} times by this rule",
+                detail=f"already resumed {count(self.resumes_so_far, 'time')} by this rule",
             )
         self.resumed_by.append(self.rule.name)
         after = action.resume.after

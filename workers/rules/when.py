@@ -1,4 +1,8 @@
-"""The `when` of a rule (SPEC §5): one condition, written as a one-key mapping."""
+"""The `when` of a rule (SPEC §5): one condition, written as a one-key mapping.
+
+The built-in kinds' parameters; the union of every registered kind is built in
+workers/rules/conditions.py.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -117,56 +119,15 @@ class Stalled(StrictModel):
     statuses: Statuses = Field(default_factory=_TALKING.copy)  # statuses that should talk
 
 
-class PlateauWhen(StrictModel):
-    kind: ClassVar[str] = "plateau"
-    plateau: Plateau
+class WhenBase(StrictModel):
+    """A rule's `when`: one key, a detector kind's name, whose value is its parameters.
 
+    The model of each registered kind is made from this base in workers/rules/conditions.py.
+    """
 
-class ErrorRateWhen(StrictModel):
-    kind: ClassVar[str] = "error_rate"
-    error_rate: ErrorRate
+    kind: ClassVar[str]
 
-
-class ThresholdWhen(StrictModel):
-    kind: ClassVar[str] = "threshold"
-    threshold: Threshold
-
-
-class StalledWhen(StrictModel):
-    kind: ClassVar[str] = "stalled"
-    stalled: Stalled
-
-
-class StatusWhen(StrictModel):
-    """The job reached one of the listed statuses."""
-
-    kind: ClassVar[str] = "status"
-    status: Statuses
-
-
-_KINDS = {
-    cls.kind: cls for cls in (PlateauWhen, ErrorRateWhen, ThresholdWhen, StalledWhen, StatusWhen)
-}
-
-
-def _when_tag(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return getattr(value, "kind", None)
-    if isinstance(value, dict) and len(value) == 1:
-        key = next(iter(value))
-        return key if key in _KINDS else None
-    return None
-
-
-When = Annotated[
-    Annotated[PlateauWhen, Tag("plateau")]
-    | Annotated[ErrorRateWhen, Tag("error_rate")]
-    | Annotated[ThresholdWhen, Tag("threshold")]
-    | Annotated[StalledWhen, Tag("stalled")]
-    | Annotated[StatusWhen, Tag("status")],
-    Discriminator(
-        _when_tag,
-        custom_error_type="when_kind",
-        custom_error_message="must be one of plateau, error_rate, threshold, stalled, status",
-    ),
-]
+    @property
+    def params(self) -> Any:
+        """The value under the kind's key (e.g. a Plateau), as its detector takes it."""
+        return getattr(self, self.kind)

@@ -38,8 +38,8 @@ def test_the_firing_says_why_in_words_with_the_values_and_best_step() -> None:
     fired = verdicts[4]
     assert fired is not None
     assert fired.reason == (
-        "valid_reward_mean 0.612 has not beaten best 0.615 (+0.01) for 3 evaluations;"
-        " best reached at step 20"
+        "valid_reward_mean 0.612 has not improved on 0.615 by 0.01 for 3 evaluations;"
+        " best 0.615 at step 20"
     )
     assert fired.best == 0.615
     assert fired.best_step == 20
@@ -59,8 +59,8 @@ def test_a_gain_below_min_delta_is_no_improvement_but_is_the_best_to_keep() -> N
     fired = verdicts[2]
     assert fired is not None
     assert fired.reason == (
-        "valid_reward_mean 0.6 has not beaten best 0.6 (+0.01) for 2 evaluations;"
-        " best seen 0.605 at step 20"
+        "valid_reward_mean 0.6 has not improved on 0.6 by 0.01 for 2 evaluations;"
+        " best 0.605 at step 20"
     )
     assert (fired.best, fired.best_step) == (0.605, 20)
 
@@ -81,7 +81,7 @@ def test_mode_min_watches_a_loss() -> None:
         verdicts.append(verdict)
     assert verdicts[:3] == [None, None, None]
     assert verdicts[3] is not None
-    assert verdicts[3].reason.startswith("valid_loss 0.87 has not beaten best 0.9 (-0.05)")
+    assert verdicts[3].reason.startswith("valid_loss 0.87 has not improved on 0.9 by 0.05 ")
 
 
 def test_values_before_warmup_set_the_best_but_never_count() -> None:
@@ -104,7 +104,7 @@ def test_smoothed_values_are_reported_next_to_the_raw_one() -> None:
     assert fired is not None
     assert fired.values[METRIC] == 0.0
     assert fired.values["smoothed"] == 0.5
-    assert fired.reason.startswith("valid_reward_mean (EMA 0.5) 0.5 has not beaten best 1 ")
+    assert fired.reason.startswith("valid_reward_mean (EMA 0.5) 0.5 has not improved on 1 ")
 
 
 def test_a_baseline_must_be_beaten() -> None:
@@ -112,8 +112,8 @@ def test_a_baseline_must_be_beaten() -> None:
     verdicts = run(params, [0.2, 0.25])
     assert verdicts[1] is not None
     assert verdicts[1].reason == (
-        "valid_reward_mean 0.25 has not beaten the baseline 0.3 for 2 evaluations;"
-        " best seen 0.25 at step 20"
+        "valid_reward_mean 0.25 has not improved on the baseline 0.3 for 2 evaluations;"
+        " best 0.25 at step 20"
     )
     assert first_firing(run(params, [0.31, 0.31, 0.31])) == 2
 
@@ -123,7 +123,7 @@ def test_non_finite_values_count_but_never_improve_nor_become_the_best() -> None
     verdicts = run(params, [0.5, math.nan, math.inf])
     assert verdicts[2] is not None
     assert verdicts[2].best == 0.5
-    assert verdicts[2].reason.startswith("valid_reward_mean inf has not beaten best 0.5")
+    assert verdicts[2].reason.startswith("valid_reward_mean inf has not improved on 0.5")
     only_nan = run(params, [math.nan, math.nan])
     assert only_nan[1] is not None
     assert only_nan[1].reason == "valid_reward_mean has had no finite value for 2 evaluations"

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.models.event import EventFacts
+from service.models.lifecycle import Status
 from workers.rules.frozen import FrozenState
 
 
 class DetectorState(FrozenState):
     """A detector's whole memory for one (rule, job); JSON with NaN/inf as constants.
 
+    `kind` names the detector kind in the stored JSON: each subclass narrows it to
+    `Literal["<name>"]` with that default (the registry checks it).
     `active` is the condition as the detector last judged it (with any hysteresis):
     the engine re-arms a fired rule only once `active` is False again.
     """
 
+    kind: str = ""  # each kind's state narrows it (see above)
     active: bool = False
 
     def rearmed(self) -> Self:
         """The state after a resume: condition cleared (subclasses reset more)."""
         return self.replace(active=False)
+
+
+@dataclass(frozen=True)
+class JobClock:
+    """What a timer tick sees of a job: the time, its status, its last event's time.
+
+    `now` and `last_event_at` share one clock (seconds).
+    """
+
+    now: float
+    status: Status | None
+    last_event_at: float | None
 
 
 class Verdict(BaseModel):

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
+from workers.rules.detectors.kind import DetectorKind
 from workers.rules.when import ErrorRate
 
 _RATE = re.compile(r"train_\w+_error_mean")
@@ -139,3 +140,6 @@ def step(
             "clear_below": params.clear_level,
         },
     )
+
+
+KIND = DetectorKind(name="error_rate", params=ErrorRate, state=ErrorRateState, step=step)

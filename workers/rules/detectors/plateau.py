@@ -25,6 +25,7 @@ from typing import Literal
 
 from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
+from workers.rules.detectors.kind import DetectorKind
 from workers.rules.when import Plateau
 
 
@@ -133,17 +134,19 @@ def _verdict(
 
 
 def _reason(params: Plateau, state: PlateauState, value: float, best: float | None) -> str:
+    """`valid_reward_mean 0.6 has not improved on 0.6 by 0.01 for 2 evaluations; best 0.605
+    at step 20`: the mark to beat, then the one best value and its step."""
     name = params.metric + (f" (EMA {params.smoothing:g})" if params.smoothing else "")
     span = count(state.wait, "evaluation")
     if best is None:
         return f"{name} has had no finite value for {span}"
     gap = margin(params, best)
-    sign = "+" if params.mode == "max" else "-"
-    needed = f" ({sign}{fmt(gap)})" if gap > 0 else ""
-    what = "the baseline" if state.best is None else "best"
-    text = f"{name} {fmt(value)} has not beaten {what} {fmt(best)}{needed} for {span}"
+    by = f" by {fmt(gap)}" if gap > 0 else ""
+    mark = f"the baseline {fmt(best)}" if state.best is None else fmt(best)
+    text = f"{name} {fmt(value)} has not improved on {mark}{by} for {span}"
     if state.peak is not None and state.peak_step is not None:
-        if state.peak == state.best:
-            return f"{text}; best reached at step {state.peak_step}"
-        return f"{text}; best seen {fmt(state.peak)} at step {state.peak_step}"
+        return f"{text}; best {fmt(state.peak)} at step {state.peak_step}"
     return text
+
+
+KIND = DetectorKind(name="plateau", params=Plateau, state=PlateauState, step=step)

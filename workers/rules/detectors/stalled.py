@@ -16,7 +16,8 @@ from typing import Literal
 
 from service.models.event import EventFacts
 from service.models.lifecycle import Status
-from workers.rules.detectors.base import DetectorState, Verdict
+from workers.rules.detectors.base import DetectorState, JobClock, Verdict
+from workers.rules.detectors.kind import DetectorKind
 from workers.rules.durations import format_duration
 from workers.rules.when import Stalled
 
@@ -70,3 +71,19 @@ def step(
     """An event: the job talks, so the condition clears (the clock runs from it)."""
     del params, event
     return (state.replace(active=False) if state.active else state), None
+
+
+def _tick(
+    params: Stalled, state: StalledState, clock: JobClock
+) -> tuple[StalledState, Verdict | None]:
+    return tick(params, state, clock.now, clock.status, clock.last_event_at)
+
+
+def _wakes(params: Stalled, last: float) -> tuple[float, float]:
+    """At the event itself (the clock starts), and when the limit runs out after it."""
+    return (last, last + params.for_)
+
+
+KIND = DetectorKind(
+    name="stalled", params=Stalled, state=StalledState, step=step, tick=_tick, wakes=_wakes
+)

@@ -11,7 +11,9 @@ from typing import Literal
 
 from service.models.event import EventFacts
 from service.models.lifecycle import RecordedStatus, Status
-from workers.rules.detectors.base import DetectorState, Verdict
+from workers.rules.detectors.base import DetectorState, JobClock, Verdict
+from workers.rules.detectors.kind import DetectorKind
+from workers.rules.when import Statuses
 
 
 class StatusState(DetectorState):
@@ -46,3 +48,13 @@ def step(
 ) -> tuple[StatusState, Verdict | None]:
     """Feed one event (its `status`)."""
     return observe(statuses, state, event.status)
+
+
+def _tick(
+    statuses: list[Status], state: StatusState, clock: JobClock
+) -> tuple[StatusState, Verdict | None]:
+    """The job's snapshot: its status as last polled (between events, too)."""
+    return observe(statuses, state, clock.status)
+
+
+KIND = DetectorKind(name="status", params=Statuses, state=StatusState, step=step, tick=_tick)

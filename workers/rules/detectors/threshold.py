@@ -20,6 +20,7 @@ from typing import Literal
 
 from service.models.event import EventFacts
 from workers.rules.detectors.base import DetectorState, Verdict, count, fmt, later_step, new_step
+from workers.rules.detectors.kind import DetectorKind
 from workers.rules.when import Threshold
 
 
@@ -113,3 +114,6 @@ def _verdict(
         step=at,
         details={"metric": params.metric, "consecutive": state.streak},
     )
+
+
+KIND = DetectorKind(name="threshold", params=Threshold, state=ThresholdState, step=step)
