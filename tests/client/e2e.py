@@ -65,4 +65,4 @@ async def read(url: str) -> Any:
 async def acks(proc: FtwatchProcess, job_id: str) -> list[dict[str, Any]]:
     """The audit log's entries of the job whose kind is the trainer's ack."""
     audit = await read(f"{proc.url}/v1/actions?job_id={job_id}")
-    return [e for e in audit["entries"] if e["firing"]["kind"] == "ack"]
+    return [e for e in audit["data"] if e["firing"]["kind"] == "ack"]

@@ -68,7 +68,7 @@ async def test_a_plateau_pauses_the_training_with_a_checkpoint_the_ack_names(
     assert ack["firing"]["rule"] == "loss-plateau"
     assert ack["firing"]["actions"][0]["outcome"] == "ok"
     audit = await read(f"{ftwatch.url}/v1/actions?job_id=ingest:keras-1")
-    fired = [e["firing"] for e in audit["entries"] if e["firing"]["stage"] == "fired"]
+    fired = [e["firing"] for e in audit["data"] if e["firing"]["stage"] == "fired"]
     assert [f["rule"] for f in fired] == ["loss-plateau"]
     assert "3 evaluations" in fired[0]["reason"]
 
