@@ -113,7 +113,7 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         # Read once an epoch: on JAX `self.model` syncs device state, too dear per batch.
-        self._epoch_start = int(self.model.optimizer.iterations.numpy())
+        self._epoch_start = self._iterations()
         self._step = self._epoch_start
 
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -143,7 +143,7 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
             return
         metrics = keras_names(logs)
         metrics["epoch"] = float(epoch + 1)
-        self._step = int(self.model.optimizer.iterations.numpy())  # also after an early stop
+        self._step = self._iterations()  # also after an early stop
         with self._lock:  # Keras waited for the batch hooks: none is running
             self._logged = self._step
             self.session.log(self._step, metrics, self._total())
@@ -152,6 +152,10 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.session is not None:
             self.session.end(self.close_timeout)
+
+    def _iterations(self) -> int:
+        """Optimizer updates done (`.value`: `.numpy()` warns under numpy 2 on JAX)."""
+        return int(self.model.optimizer.iterations.value)
 
     def _total(self) -> int | None:
         steps, epochs = self.params.get("steps"), self.params.get("epochs")

@@ -11,6 +11,7 @@ import atexit
 import itertools
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -45,6 +46,19 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+# ftwatch's job id alphabet (the ingest API refuses any other id, and every batch with it).
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")
+
+
+def _check_job_id(job_id: str) -> str:
+    if not _JOB_ID.fullmatch(job_id):
+        raise ValueError(
+            f"FTWATCH_JOB_ID / job_id={job_id!r}: use letters, digits and _ . : - "
+            "(at most 256, starting with a letter or digit)"
+        )
+    return job_id
+
+
 def _default_job_id() -> str:
     return f"run-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
@@ -71,7 +85,7 @@ class Reporter:
         found = _env(url, "FTWATCH_URL")
         self.url = _check_url(found) if found else None
         self.token = _env(token, "FTWATCH_INGEST_TOKEN")
-        self.job_id = _env(job_id, "FTWATCH_JOB_ID") or _default_job_id()
+        self.job_id = _check_job_id(_env(job_id, "FTWATCH_JOB_ID") or _default_job_id())
         if method is not None and method not in METHODS:
             raise ValueError(f"method={method!r}: must be one of {', '.join(METHODS)}")
         self._facts = _facts(method, model, metadata)

@@ -187,6 +187,8 @@ def test_configuration_comes_from_the_environment_and_bad_values_say_where(
         "my-run",
     )
     reporter.close(timeout=0.5)
+    with pytest.raises(ValueError, match="FTWATCH_JOB_ID / job_id='my run'"):
+        Reporter(job_id="my run")
     with pytest.raises(ValueError, match="method='rl': must be one of"):
         Reporter(method="rl")
     with pytest.raises(ValueError, match="status='done'"):
