@@ -19,11 +19,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from service.durations import parse_duration
-from service.models.ident import DEFAULT_PROVIDER, JobRef, job_key
+from service.models.ident import JobRef
 from service.settings import Settings
 from service.store import keys
 from service.store.connection import connect_redis
 from service.store.embedded import EmbeddedRedis
+from workers.rules.fold import entry_job  # the stream's job key, old entries included
 
 # Entries per XRANGE: a few hundred kilobytes per reply, a round trip per 500 events.
 CHUNK = 500
@@ -89,12 +90,6 @@ async def entries(client: aioredis.Redis, start: str) -> AsyncIterator[dict[str,
             return
 
 
-def _key(event: dict[str, Any]) -> str:
-    """The event's job; entries written before providers say `source` instead."""
-    provider = event.get("provider") or event.get("source") or DEFAULT_PROVIDER
-    return job_key(str(provider), str(event.get("job_id")))
-
-
 async def export(client: aioredis.Redis, chosen: Selection, out: TextIO) -> int:
     """Write the chosen events to `out`; how many were written."""
     # An event is stored after it happened: entries older than `since` cannot match.
@@ -105,7 +100,7 @@ async def export(client: aioredis.Redis, chosen: Selection, out: TextIO) -> int:
         if line is None:
             continue
         event = json.loads(line)
-        if chosen.wants(_key(event), float(event.get("created_at", 0))):
+        if chosen.wants(entry_job(fields), float(event.get("created_at", 0))):
             out.write(line + "\n")
             written += 1
     return written

@@ -9,17 +9,9 @@ from typing import Any
 
 import aiohttp
 
+from bench.decisions import RULES, TRAINER  # the same plateau rule and trainer token
 from tests.integration.conftest import StartFtwatch
 from tests.support import FtwatchProcess, eventually
-
-TRAINER = {"Authorization": "Bearer trainer-token"}
-RULES = """
-rules:
-  - name: loss-plateau
-    match: {provider: ingest}
-    when: {plateau: {metric: valid_loss, mode: min, patience: 2, min_delta: 0.01}}
-    do: [pause]
-"""
 
 
 def env(tmp_path: Path) -> dict[str, str]:
