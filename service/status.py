@@ -15,12 +15,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from service.models.lifecycle import is_known, is_terminal, named
+
 # Seconds per API call: a status view that hangs is worse than one that says why.
 TIMEOUT = 10.0
 JOBS_PAGE = 500  # the API's largest page
 RECENT_ACTIONS = 10
 _HEADLINE = ("valid_reward_mean", "train_reward_mean", "valid_loss", "train_loss")
-_LIVE = {"validating", "queued", "running", "pausing", "paused", "resuming"}
 
 
 class StatusError(Exception):
@@ -71,6 +72,12 @@ def render(snapshot: Snapshot) -> str:
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
+def _is_live(job: dict[str, Any]) -> bool:
+    """A job that has not finished, by ftwatch's lifecycle (not `unknown`, not terminal)."""
+    status = named(str(job.get("status")))
+    return status is not None and is_known(status) and not is_terminal(status)
+
+
 def _counts(jobs: list[dict[str, Any]]) -> str:
     by_provider: dict[str, Counter[str]] = {}
     for job in jobs:
@@ -91,7 +98,7 @@ def _figures(job: dict[str, Any]) -> str:
 
 
 def _live(jobs: list[dict[str, Any]]) -> str:
-    rows = [job for job in jobs if job.get("status") in _LIVE]
+    rows = [job for job in jobs if _is_live(job)]
     if not rows:
         return ""
     lines = ["Live jobs:"]
@@ -120,7 +127,7 @@ def _near(jobs: list[dict[str, Any]], rules: list[dict[str, Any]]) -> str:
     patience = _patience(rules)
     lines = []
     for job in jobs:
-        if job.get("status") not in _LIVE:
+        if not _is_live(job):
             continue
         for name, state in (job.get("rules") or {}).items():
             detector = (state or {}).get("detector") or {}
