@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.api.routing import Routes
-from service.api.schemas import AuditEntry, AuditPage, AuditQuery
+from service.api.schemas import AuditEntry, AuditPage, AuditQuery, FiringView, view_of
 from service.store.audit import AuditLog
 
 routes = Routes("audit")
@@ -26,5 +26,5 @@ async def list_actions(request: web.Request, query: AuditQuery) -> AuditPage:
         limit=query.limit,
         max_scan=MAX_SCAN,
     )
-    entries = [AuditEntry(id=entry_id, firing=firing) for entry_id, firing in page.items]
+    entries = [AuditEntry(id=i, firing=view_of(FiringView, f)) for i, f in page.items]
     return AuditPage(data=entries, next_cursor=page.next_cursor)

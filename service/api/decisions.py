@@ -20,7 +20,7 @@ from service.api.errors import ApiError
 from service.api.ingest import set_status
 from service.api.ingest_fold import ingest_key
 from service.api.routing import Routes
-from service.api.schemas import AckBody, AckResult, DecisionQuery, JobId
+from service.api.schemas import AckBody, AckResult, DecisionQuery, DecisionView, JobId, view_of
 from service.models.decision import Decision, DecisionAck
 from service.models.firing import ActionResult, Firing
 from service.models.ident import INGEST_PROVIDER, PROVIDER_NAME
@@ -64,12 +64,12 @@ async def ingested_job(request: web.Request, given: str) -> JobSnapshot:
     "The pending decision of an ingested job (long-poll with `wait`)",
     auth=True,
     ingest=True,
-    response=Decision,
+    response=DecisionView,
     responses={204: ("No decision is pending (after waiting up to `wait` s).", None)} | _RESPONSES,
 )
 async def get_decision(
     request: web.Request, job_id: JobId, query: DecisionQuery
-) -> Decision | web.Response:
+) -> DecisionView | web.Response:
     """200 with the oldest decision the trainer has not acked, at once if there is one;
     else waits up to `wait` seconds for one and answers 204 without a body. The same
     decision (same `id`) is answered until it is acked. Takes FTWATCH_INGEST_TOKEN (for
@@ -79,7 +79,7 @@ async def get_decision(
     found = await request.app[keys.DECISIONS].wait(snapshot.key, query.wait)
     if found is None:
         return web.Response(status=204)
-    return found
+    return view_of(DecisionView, found)
 
 
 @routes.post(
@@ -115,7 +115,7 @@ async def ack_decision(
         provider=snapshot.provider,
         job_id=snapshot.job_id,
         status=snapshot.status,
-        decision=acked.decision,
+        decision=view_of(DecisionView, acked.decision),
         duplicate=not acked.first,
     )
 
