@@ -21,6 +21,7 @@ from service.api.ingest import set_status
 from service.api.ingest_fold import ingest_key
 from service.api.routing import Routes
 from service.api.schemas import AckBody, AckResult, DecisionQuery, DecisionView, JobId, view_of
+from service.models.audit import action_record
 from service.models.decision import Decision, DecisionAck
 from service.models.firing import ActionResult, Firing
 from service.models.ident import INGEST_PROVIDER, PROVIDER_NAME
@@ -168,7 +169,9 @@ async def _audit(request: web.Request, snapshot: JobSnapshot, acked: Acked) -> N
         fired_at=ack.at,
         stage="action",
     )
-    await AuditLog(request.app[keys.REDIS]).record(record)
+    # The firing that made the decision is on the audit log already: the ack names it.
+    audit = AuditLog(request.app[keys.REDIS])
+    await audit.record_action(action_record(record, record.actions[0], ack.checkpoint))
     request.app[keys.METRICS].actions.labels(decision.action, outcome).inc()
     if outcome == "failed":  # as a failed upstream action is (workers/actions/executor.py)
         effects = Effects(request.app[keys.REDIS], request.app[keys.SCRIPTS])

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from service.models.audit import ActionRecord
 from service.models.decision import AckOutcome, Decision, DecisionAck
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing, Severity
@@ -307,11 +308,29 @@ class RulesCheck(BaseModel):
 class AuditQuery(PageQuery):
     job_id: str | None = Field(default=None, max_length=256)
     rule: str | None = Field(default=None, max_length=256)
+    firing_id: str | None = Field(
+        default=None, max_length=512, description="One firing and the actions it caused."
+    )
+
+
+class ActionView(ActionRecord):
+    """An action's outcome; its firing (reason, values, best step) is the firing entry of
+    the same `firing_id`, recorded before it."""
+
+    at: ApiTime
 
 
 class AuditEntry(BaseModel):
+    """A firing (`record: firing`) or one of its actions (`record: action`)."""
+
     id: str  # the entry id on the audit stream
-    firing: FiringView
+    record: Literal["firing", "action"]
+    firing: FiringView | None = Field(
+        default=None,
+        description="The firing, on a `firing` entry; on an `action` entry only when a "
+        "version before issue 18 wrote it (it copied the whole firing into each action).",
+    )
+    action: ActionView | None = Field(default=None, description="The action, on an `action` entry.")
 
 
 class AuditPage(BaseModel):
