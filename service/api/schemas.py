@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from service.models.audit import ActionRecord
 from service.models.decision import AckOutcome, Decision, DecisionAck
@@ -24,6 +32,14 @@ _AS_ISO = (
 )
 ApiTime = Annotated[float, *_AS_ISO]
 ApiSecond = Annotated[int, *_AS_ISO]  # a time the models keep in whole seconds
+
+
+def _never_is_none(value: Any) -> Any:
+    # A snapshot says "never written" with 0: the API says null, not 1970-01-01.
+    return None if value == 0 else value
+
+
+ApiTimeOrNever = Annotated[ApiTime | None, BeforeValidator(_never_is_none)]
 
 # Ids that appear in URL paths: what OpenAI job ids look like ("ftjob-…"), and safe to
 # put in a path segment, so every job ftwatch knows can be addressed.
@@ -150,7 +166,9 @@ class JobView(JobSnapshot):
     last_event_at: ApiSecond | None = Field(
         default=None, description="When the job's newest event happened."
     )
-    updated_at: ApiTime = Field(default=0.0, description="When ftwatch last wrote this snapshot.")
+    updated_at: ApiTimeOrNever = Field(
+        default=None, description="When ftwatch last wrote this snapshot; null: never."
+    )
     watched: bool = False
     rules: dict[str, Any] = Field(
         default_factory=dict,
