@@ -166,7 +166,8 @@ class JobView(JobSnapshot):
     last_event_at: ApiSecond | None = Field(
         default=None, description="When the job's newest event happened."
     )
-    updated_at: ApiTimeOrNever = Field(
+    # The snapshot's 0 ("never written") becomes null here, so the view's type is wider.
+    updated_at: ApiTimeOrNever = Field(  # type: ignore[assignment]
         default=None, description="When ftwatch last wrote this snapshot; null: never."
     )
     watched: bool = False
