@@ -203,6 +203,8 @@ def _env(redis_url: str, sim_url: str, rules: Path, args: Any, factor: float) ->
     }
     if getattr(args, "budget", None):
         env["FTWATCH_MAX_REQUESTS_PER_SECOND"] = str(args.budget)
+    if getattr(args, "concurrency", None):
+        env["FTWATCH_POLL_CONCURRENCY"] = str(args.concurrency)
     return env
 
 
@@ -368,13 +370,21 @@ def budget_report(fleet: str, sides: list[Side], args: Any, load: tuple[str, str
             f"**{fleet}, budget {args.budget:g} req/s**: {args.jobs:,} running jobs, a step every"
             f" {low:g}-{high:g} s (per job), each step +-{JITTER:.0%};"
             f" FTWATCH_POLL_INTERVAL={args.interval:g}, FTWATCH_MAX_REQUESTS_PER_SECOND="
-            f"{args.budget:g}; both sides at once; window {args.window:g} s after every job"
-            f" was polled once + {args.warmup:g} s, tail {args.tail:g} s;"
+            f"{args.budget:g}; {_concurrency(args)}{_order(args)}; window {args.window:g} s"
+            f" after every job was polled once + {args.warmup:g} s, tail {args.tail:g} s;"
             f" load average (1, 5, 15 min) {load[0]} at the start, {load[1]} at the end",
             "",
             table(headers, rows),
         ]
     )
+
+
+def _order(args: Any) -> str:
+    return "both sides at once" if args.together else "one side, then the other"
+
+
+def _concurrency(args: Any) -> str:
+    return f"FTWATCH_POLL_CONCURRENCY={args.concurrency}; " if args.concurrency else ""
 
 
 def _load() -> str:
@@ -386,10 +396,12 @@ async def budgeted(fleet: str, args: Any) -> str:
     if args.tail is None:  # about two of the before side's rounds through the fleet
         args.tail = 1.5 * args.jobs / args.budget + 10
     started = _load()
-    sides = await asyncio.gather(
-        run_budgeted(scenario, args, args.max_poll_factor), run_budgeted(scenario, args, 1.0)
-    )
-    return budget_report(fleet, list(sides), args, (started, _load()))
+    factors = (args.max_poll_factor, 1.0)
+    if args.together:  # half the wall time; the two pollers then share the CPU
+        sides = list(await asyncio.gather(*(run_budgeted(scenario, args, f) for f in factors)))
+    else:
+        sides = [await run_budgeted(scenario, args, f) for f in factors]
+    return budget_report(fleet, sides, args, (started, _load()))
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -407,6 +419,8 @@ async def main(argv: list[str] | None = None) -> int:
         "--budget", type=float, help="FTWATCH_MAX_REQUESTS_PER_SECOND: before/after, no naive"
     )
     parser.add_argument("--tail", type=float, help="seconds after the window (--budget)")
+    parser.add_argument("--together", action="store_true", help="--budget: both sides at once")
+    parser.add_argument("--concurrency", type=int, help="FTWATCH_POLL_CONCURRENCY for ftwatch")
     args = parser.parse_args(argv)
     print(f"command: {command_line()}\nmachine: {machine()}\n")
     fleets = ["sparse", "dense"] if args.fleet == "both" else [args.fleet]
