@@ -380,7 +380,7 @@ def budget_report(fleet: str, sides: list[Side], args: Any, load: tuple[str, str
 
 
 def _order(args: Any) -> str:
-    return "both sides at once" if args.together else "one side, then the other"
+    return "both sides at once" if getattr(args, "together", False) else "one side, then the other"
 
 
 def _concurrency(args: Any) -> str:
