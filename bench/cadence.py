@@ -11,8 +11,19 @@ it). The tail after the window lets the window's last events be read.
 - ftwatch: `ftwatch run --role poller` (FTWATCH_MAX_POLL_FACTOR as given; 1 = as before);
 - naive: bench/naive.py (retrieve + list 100 events per job per interval, 16 in flight).
 
-Run: python -m bench.cadence [--fleet sparse|dense|both] [--jobs 60] [--interval 2]
-     [--warmup 30] [--window 60] [--max-poll-factor 6] [--also-factor-1]
+With `--budget R` (FTWATCH_MAX_REQUESTS_PER_SECOND) it compares ftwatch before and after
+instead: FTWATCH_MAX_POLL_FACTOR=1 (every interval, as before the model) beside the given
+factor, both at once, each with its own redis-server and simulator, a stand-in for the
+rule workers draining the stream (bench.scale.Drain). The window starts once every job was
+polled (the budget paces that), plus `--warmup`; the poller's and the simulator's CPU are
+measured apart, and the load average is printed. The naive watcher, which knows no
+budget, is left out. The `rft` fleet is the sparse one x20 (a step every 120-160 s):
+python -m bench.cadence --fleet rft --jobs 10000 --budget 100 --interval 30 --warmup 10
+    --window 90
+
+Run: python -m bench.cadence [--fleet sparse|dense|rft|both] [--jobs 60] [--interval 2]
+     [--warmup 30] [--window 60] [--max-poll-factor 6] [--also-factor-1] [--budget R]
+     [--tail S]
 """
 
 from __future__ import annotations
@@ -20,6 +31,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import os
 import random
 import sys
 import tempfile
@@ -31,6 +44,8 @@ from typing import Any
 import aiohttp
 
 from bench.common import (
+    SimProcess,
+    UsageProbe,
     command_line,
     ftwatch_processes,
     machine,
@@ -42,11 +57,15 @@ from bench.common import (
 )
 from bench.fleet import FOREVER_STEPS
 from bench.latency import naive_process
+from bench.scale import Drain
+from service.models.ident import DEFAULT_PROVIDER, job_key
 from service.store import keys
 from service.store.connection import connect_redis
 from simulator.scenario import JobSpec, Scenario, job_id_for
+from tests.support import FtwatchProcess
 
-FLEETS = {"sparse": (6.0, 8.0), "dense": (0.45, 0.55)}
+# rft: the sparse fleet x20, an RFT step every 2-2.7 minutes (fleets of thousands).
+FLEETS = {"sparse": (6.0, 8.0), "dense": (0.45, 0.55), "rft": (120.0, 160.0)}
 JITTER = 0.1
 
 
@@ -58,6 +77,10 @@ class Side:
     latencies: list[float] = field(default_factory=list)
     missed: int = 0
     outcomes: dict[str, float] = field(default_factory=dict)
+    stretch: float = 1.0  # the budget's stretch at the window's end
+    warmup_s: float = 0.0  # until every job was polled once
+    poller_cpu: float = math.nan  # share of a core over the window
+    sim_cpu: float = math.nan
 
     @property
     def rate(self) -> float:
@@ -92,9 +115,15 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
 async def _visible(http: aiohttp.ClientSession, sim_url: str, ids: list[str]) -> dict[str, float]:
     """Every event id of the jobs → the wall time the simulator made it visible."""
     out: dict[str, float] = {}
-    for job_id in ids:
-        for row in (await _get(http, f"{sim_url}/_sim/jobs/{job_id}/visible"))["data"]:
+    gate = asyncio.Semaphore(16)  # 10,000 jobs one at a time would take minutes
+
+    async def one(job_id: str) -> None:
+        async with gate:
+            rows = (await _get(http, f"{sim_url}/_sim/jobs/{job_id}/visible"))["data"]
+        for row in rows:
             out[str(row["id"])] = float(row["visible_at"])
+
+    await asyncio.gather(*(one(job_id) for job_id in ids))
     return out
 
 
@@ -147,15 +176,7 @@ async def run_ftwatch(scenario: Scenario, args: Any, factor: float) -> Side:
         rules = Path(tmp) / "rules.yaml"
         rules.write_text("rules: []\n")
         with simulator(scenario.model_dump_json(), Path(tmp)) as sim:
-            env = {
-                "FTWATCH_REDIS_URL": server.url,
-                "OPENAI_BASE_URL": f"{sim.url}/v1",
-                "OPENAI_API_KEY": "sk-bench",
-                "FTWATCH_POLL_INTERVAL": str(args.interval),
-                "FTWATCH_MAX_POLL_FACTOR": str(factor),
-                "FTWATCH_RULES": str(rules),
-                "FTWATCH_LOG_LEVEL": "warning",
-            }
+            env = _env(server.url, sim.url, rules, args, factor)
             async with aiohttp.ClientSession() as http:
                 with ftwatch_processes(env, ["poller"], Path(tmp)) as procs:
                     await wait_healthy(procs)
@@ -167,6 +188,97 @@ async def run_ftwatch(scenario: Scenario, args: Any, factor: float) -> Side:
                         side.outcomes = _predictions(await resp.text())
                 visible = await _visible(http, sim.url, ids)
             _match(side, visible, await _stream_seen(server.url), (start, start + args.window))
+    return side
+
+
+def _env(redis_url: str, sim_url: str, rules: Path, args: Any, factor: float) -> dict[str, str]:
+    env = {
+        "FTWATCH_REDIS_URL": redis_url,
+        "OPENAI_BASE_URL": f"{sim_url}/v1",
+        "OPENAI_API_KEY": "sk-bench",
+        "FTWATCH_POLL_INTERVAL": str(args.interval),
+        "FTWATCH_MAX_POLL_FACTOR": str(factor),
+        "FTWATCH_RULES": str(rules),
+        "FTWATCH_LOG_LEVEL": "warning",
+    }
+    if getattr(args, "budget", None):
+        env["FTWATCH_MAX_REQUESTS_PER_SECOND"] = str(args.budget)
+    if getattr(args, "concurrency", None):
+        env["FTWATCH_POLL_CONCURRENCY"] = str(args.concurrency)
+    return env
+
+
+async def _polled_all(client: Any, ids: list[str], procs: list[FtwatchProcess]) -> float:
+    """Wait until every job was polled once (its hash has a status); the seconds it took."""
+    started = time.monotonic()
+    pending = [keys.job(job_key(DEFAULT_PROVIDER, job_id)) for job_id in ids]
+    while pending:
+        if any(p.proc is None or p.proc.poll() is not None for p in procs):
+            raise RuntimeError(f"the poller exited:\n{procs[0].log_tail()}")
+        async with client.pipeline(transaction=False) as pipe:
+            for key in pending:
+                pipe.hexists(key, "status")
+            done = await pipe.execute()
+        pending = [key for key, polled in zip(pending, done, strict=True) if not polled]
+        await asyncio.sleep(1.0 if pending else 0.0)
+    return time.monotonic() - started
+
+
+async def _stretch(client: Any) -> float:
+    raw = await client.get(keys.poll_stretch(DEFAULT_PROVIDER))
+    return float(raw) if raw else 1.0
+
+
+async def _scrape(http: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    async with http.get(f"{url}/metrics") as resp:
+        return _predictions(await resp.text())
+
+
+async def _budgeted_window(
+    http: aiohttp.ClientSession, sim: SimProcess, proc: FtwatchProcess, side: Side, args: Any
+) -> tuple[float, float]:
+    """The measured window with CPU probes on the poller and the simulator; its span."""
+    assert proc.proc is not None and sim.proc is not None
+    probe = UsageProbe([proc.proc.pid, sim.proc.pid])
+    probe.start()
+    start, side.requests = await _window(http, sim.url, args)
+    poller, served = await probe.stop()
+    side.window = args.window
+    side.poller_cpu, side.sim_cpu = poller.cpu_s / args.window, served.cpu_s / args.window
+    return start, start + args.window
+
+
+async def run_budgeted(scenario: Scenario, args: Any, factor: float) -> Side:
+    """ftwatch alone under FTWATCH_MAX_REQUESTS_PER_SECOND, the stream drained as by workers."""
+    side = Side(f"ftwatch (FTWATCH_MAX_POLL_FACTOR={factor:g})")
+    ids = [str(spec.id) for spec in scenario.jobs]
+    with (
+        tempfile.TemporaryDirectory(prefix="ftwatch-cadb-") as tmp,
+        private_redis() as server,
+        simulator(scenario.model_dump_json(), Path(tmp)) as sim,
+    ):
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text("rules: []\n")
+        client = connect_redis(server.url)
+        drain = Drain(client)
+        draining = asyncio.create_task(drain.run())
+        try:
+            async with aiohttp.ClientSession() as http:
+                env = _env(server.url, sim.url, rules, args, factor)
+                with ftwatch_processes(env, ["poller"], Path(tmp)) as procs:
+                    await wait_healthy(procs)
+                    side.warmup_s = await _polled_all(client, ids, procs)
+                    await asyncio.sleep(args.warmup)
+                    span = await _budgeted_window(http, sim, procs[0], side, args)
+                    side.stretch = await _stretch(client)
+                    await asyncio.sleep(args.tail)  # the window's last events
+                    side.outcomes = await _scrape(http, procs[0].url)
+                visible = await _visible(http, sim.url, ids)
+        finally:
+            drain.stopped = True
+            await asyncio.gather(draining, return_exceptions=True)
+            await client.aclose()
+        _match(side, visible, await _stream_seen(server.url), span)
     return side
 
 
@@ -231,6 +343,67 @@ def report(fleet: str, sides: list[Side], args: Any) -> str:
     )
 
 
+def budget_report(fleet: str, sides: list[Side], args: Any, load: tuple[str, str]) -> str:
+    """Before (factor 1) and after side by side under the request budget."""
+    low, high = FLEETS[fleet]
+    headers = ["poller", "req/s", "stretch", "events", "missed", "detection p50 s", "p95 s"]
+    headers += ["max s", "predictions", "poller CPU", "simulator CPU", "warm-up s"]
+    rows = [
+        [
+            s.name,
+            s.rate,
+            s.stretch,
+            len(s.latencies),
+            s.missed,
+            percentile(s.latencies, 0.5),
+            percentile(s.latencies, 0.95),
+            max(s.latencies, default=float("nan")),
+            " ".join(f"{k} {v:g}" for k, v in sorted(s.outcomes.items())) or "-",
+            f"{s.poller_cpu:.0%}",
+            f"{s.sim_cpu:.0%}",
+            s.warmup_s,
+        ]
+        for s in sides
+    ]
+    return "\n".join(
+        [
+            f"**{fleet}, budget {args.budget:g} req/s**: {args.jobs:,} running jobs, a step every"
+            f" {low:g}-{high:g} s (per job), each step +-{JITTER:.0%};"
+            f" FTWATCH_POLL_INTERVAL={args.interval:g}, FTWATCH_MAX_REQUESTS_PER_SECOND="
+            f"{args.budget:g}; {_concurrency(args)}{_order(args)}; window {args.window:g} s"
+            f" after every job was polled once + {args.warmup:g} s, tail {args.tail:g} s;"
+            f" load average (1, 5, 15 min) {load[0]} at the start, {load[1]} at the end",
+            "",
+            table(headers, rows),
+        ]
+    )
+
+
+def _order(args: Any) -> str:
+    return "both sides at once" if getattr(args, "together", False) else "one side, then the other"
+
+
+def _concurrency(args: Any) -> str:
+    return f"FTWATCH_POLL_CONCURRENCY={args.concurrency}; " if args.concurrency else ""
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+async def budgeted(fleet: str, args: Any) -> str:
+    scenario = cadence_fleet(args.jobs, FLEETS[fleet])
+    if args.tail is None:  # about two of the before side's rounds through the fleet
+        args.tail = 1.5 * args.jobs / args.budget + 10
+    started = _load()
+    factors = (args.max_poll_factor, 1.0)
+    if args.together:  # half the wall time; the two pollers then share the CPU
+        sides = list(await asyncio.gather(*(run_budgeted(scenario, args, f) for f in factors)))
+    else:
+        sides = [await run_budgeted(scenario, args, f) for f in factors]
+    return budget_report(fleet, sides, args, (started, _load()))
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fleet", choices=[*FLEETS, "both"], default="both")
@@ -242,9 +415,20 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--also-factor-1", action="store_true", help="also ftwatch without the cadence model"
     )
+    parser.add_argument(
+        "--budget", type=float, help="FTWATCH_MAX_REQUESTS_PER_SECOND: before/after, no naive"
+    )
+    parser.add_argument("--tail", type=float, help="seconds after the window (--budget)")
+    parser.add_argument("--together", action="store_true", help="--budget: both sides at once")
+    parser.add_argument("--concurrency", type=int, help="FTWATCH_POLL_CONCURRENCY for ftwatch")
     args = parser.parse_args(argv)
     print(f"command: {command_line()}\nmachine: {machine()}\n")
-    for fleet in FLEETS if args.fleet == "both" else [args.fleet]:
+    fleets = ["sparse", "dense"] if args.fleet == "both" else [args.fleet]
+    if args.budget:
+        for fleet in fleets:
+            print(await budgeted(fleet, args) + "\n", flush=True)
+        return 0
+    for fleet in fleets:
         scenario = cadence_fleet(args.jobs, FLEETS[fleet])
         sides = [await run_ftwatch(scenario, args, args.max_poll_factor)]
         if args.also_factor_1:

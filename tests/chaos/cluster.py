@@ -41,7 +41,9 @@ def chaos_env(redis_url: str, sim_url: str, rules_path: Path, secret: str) -> di
         "OPENAI_API_KEY": "sk-chaos",
         "FTWATCH_RULES": str(rules_path),
         "CHAOS_OPS_SECRET": secret,
-        "FTWATCH_POLL_INTERVAL": "0.5",
+        # 1 s, the shortest at which the cadence model times polls (upstream stamps are
+        # whole seconds): the chaos also moves, restarts and resumes predicted schedules.
+        "FTWATCH_POLL_INTERVAL": "1",
         "FTWATCH_IDLE_POLL_FACTOR": "2",
         "FTWATCH_DISCOVERY_INTERVAL": "1",
         # Handlers take milliseconds; a dead replica's entries move within 2 s (actions 4 s).

@@ -9,7 +9,8 @@ late detection still finds the job running; the other rules never match it.
 | plateau   | RFT, team search, reward flat from P  | pause once, never resume           |
 | grader    | RFT, team safety, grader errors 60-80%| pause once, resume once (2 s later)|
 | diverging | SFT/DPO, train_loss x1.5 per step     | cancel once                        |
-| healthy   | RFT (search) / SFT / DPO, improving   | nothing but the finished notice    |
+| healthy   | RFT (search) / SFT / DPO, improving;  | nothing but the finished notice    |
+|           | a step every ~2 s (the others 0.5 s)  |                                    |
 | failed    | fails upstream mid-run                | nothing but the finished notice    |
 | cancelled | cancelled upstream by its owner       | nothing but the finished notice    |
 """
@@ -35,6 +36,10 @@ MIX: dict[Kind, int] = {
     "cancelled": 4,
 }
 STEP_PERIOD = 0.5  # seconds per step: a 50-step job runs 25 s
+# Healthy jobs step slower than the poll interval (1 s), +-10%, for as long: the cadence
+# model polls them about once a step, just after it, instead of every interval.
+SPARSE_STEP_PERIOD = 2.0
+SPARSE_STEPS = (11, 14)
 RESUME_AFTER = "2s"  # the grader rule's delayed resume
 FIRED = "ftwatch.rule.fired"
 FINISHED = "ftwatch.job.finished"
@@ -206,6 +211,10 @@ def _completion(kind: Kind, rng: random.Random, base: dict[str, Any]) -> ChaosJo
     final = "succeeded" if kind == "healthy" else kind
     if kind != "healthy":
         spec |= {"final_status": final, "stop_at_step": rng.randint(10, 30)}
+    else:
+        # Its own draw: the fleet's other jobs stay as they were shaped and checked.
+        steps = random.Random(base["seed"]).randint(*SPARSE_STEPS)
+        spec |= {"step_period": SPARSE_STEP_PERIOD, "step_jitter": 0.1, "total_steps": steps}
     expected = Expected(final_status=final, notices=frozenset({(FINISHED, "finished")}))
     return ChaosJob(kind, JobSpec.model_validate(spec), expected)
 

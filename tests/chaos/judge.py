@@ -11,8 +11,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.models.cadence import OUTCOMES
 from simulator.platform import ActionRecord, Platform
-from tests.chaos.fleet import ChaosJob
+from tests.chaos.fleet import SPARSE_STEP_PERIOD, ChaosJob
+from tests.chaos.predictions import PredictionTally
 from tests.chaos.receiver import ChaosReceiver
 
 _ACTIONS = ("pause", "resume", "cancel")
@@ -138,3 +140,25 @@ def judge_events(
             if row["id"] in stream.appended_at
         ]
     return lags
+
+
+def judge_predictions(jobs: list[ChaosJob], tally: PredictionTally, verdict: Verdict) -> None:
+    """The cadence model was on: predictions hit, and the sparse jobs' polls timed by them."""
+    outcomes = tally.outcomes()
+    for outcome in OUTCOMES:
+        verdict.counts[f"predictions_{outcome}"] = outcomes[outcome]
+    samples: Counter[str] = Counter()
+    for job in jobs:
+        if job.spec.step_period == SPARSE_STEP_PERIOD:
+            samples += tally.polls.get(job.id, Counter())
+    verdict.counts["polls_timed"], verdict.counts["polls_untimed"] = (
+        samples["timed"],
+        samples["untimed"],
+    )
+    hint = "is FTWATCH_POLL_INTERVAL at least the model's 1 s (whole-second stamps)?"
+    verdict.expect(outcomes["hit"] > 0, f"no prediction hit: {dict(outcomes)}; {hint}")
+    verdict.expect(
+        samples["timed"] > samples["untimed"],
+        f"sparse jobs' next polls: {samples['timed']} timed by the prediction, "
+        f"{samples['untimed']} not; {hint}",
+    )

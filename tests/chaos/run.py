@@ -7,8 +7,10 @@ The simulator (real clock) and the webhook receiver run in the test process on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,15 @@ from simulator.routes_api import STATE, SimState
 from simulator.scenario import Scenario
 from tests.chaos.cluster import ROLES, Cluster, Replica, Topology, chaos_env
 from tests.chaos.fleet import ChaosJob, build_fleet, describe, rules_text
-from tests.chaos.judge import Verdict, judge_actions, judge_events, judge_notices, read_stream
+from tests.chaos.judge import (
+    Verdict,
+    judge_actions,
+    judge_events,
+    judge_notices,
+    judge_predictions,
+    read_stream,
+)
+from tests.chaos.predictions import PredictionTally
 from tests.chaos.receiver import SECRET, ChaosReceiver
 from tests.chaos.schedule import Plan, build_plan
 from tests.chaos.settle import settle
@@ -80,6 +90,18 @@ async def judge(
     verdict.expect(facts.dead_letters == 0, "webhook deliveries were dead-lettered")
 
 
+@contextlib.asynccontextmanager
+async def _sampling(tally: PredictionTally) -> AsyncIterator[None]:
+    """The tally samples the replicas for the block's duration."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(tally.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def _sim_facts(facts: RunFacts, sim: SimState) -> None:
     facts.injected = {kind: n for kind, n in sim.faults.injected.items() if n}
     facts.upstream_requests = sum(sim.stats.by_status.values())
@@ -113,12 +135,15 @@ async def run_chaos(
         try:
             cluster.start_all()
             await cluster.wait_healthy()
-            for job in fleet:  # the jobs' clocks start now, with every replica up
-                platform.add_job(job.spec)
-            await play(cluster, build_plan(seed, list(replicas), CHAOS_WINDOW, intensity))
-            chaos_end = time.monotonic()
-            outcome.facts.unsettled = await settle(client, platform, SETTLE_TIMEOUT)
-            outcome.facts.settle = time.monotonic() - chaos_end
+            tally = PredictionTally(list(replicas.values()))
+            async with _sampling(tally):
+                for job in fleet:  # the jobs' clocks start now, with every replica up
+                    platform.add_job(job.spec)
+                await play(cluster, build_plan(seed, list(replicas), CHAOS_WINDOW, intensity))
+                chaos_end = time.monotonic()
+                outcome.facts.unsettled = await settle(client, platform, SETTLE_TIMEOUT)
+                outcome.facts.settle = time.monotonic() - chaos_end
+            judge_predictions(fleet, tally, outcome.verdict)
             await judge(fleet, platform, receiver, client, outcome)
         finally:
             await asyncio.to_thread(cluster.kill_all)

@@ -55,6 +55,9 @@ def render(facts: RunFacts, verdict: Verdict) -> str:
         f"  events: upstream {c['events_upstream']}, in stream {c['events_stream']}, "
         f"missing {c['events_missing']}, doubled {c['events_doubled']}; ingested within "
         f"{facts.lag[0]:.1f}s (p50), {facts.lag[1]:.1f}s (p99), {facts.lag[2]:.1f}s (max)",
+        f"  predictions: hit {c['predictions_hit']}, early {c['predictions_early']}, "
+        f"late {c['predictions_late']}; sparse jobs' next poll timed by the prediction in "
+        f"{c['polls_timed']} of {c['polls_timed'] + c['polls_untimed']} samples",
     ]
     if facts.unsettled:
         lines.append(f"  did not settle: {facts.unsettled}")

@@ -7,7 +7,8 @@ seeded plan SIGKILLs and restarts replicas, restarts Redis, switches upstream fa
 fail. Then, from the simulator's, the receiver's and the stream's own records: every
 job paused, resumed or cancelled exactly as its rule says, healthy jobs untouched,
 every notification accepted under one webhook-id, every upstream event in the stream
-once, in order. Each run's summary is printed at the end of the session.
+once, in order; the cadence model's predictions made and hit, the slow jobs' polls timed
+by them. Each run's summary is printed at the end of the session.
 
 Replay: FTWATCH_CHAOS_SEED=5 (or 5,6,7) runs those seeds; FTWATCH_CHAOS_TOPOLOGY=split
 or replicas forces a topology; FTWATCH_CHAOS_REDIS=sentinel (or single) forces the Redis;
