@@ -16,8 +16,8 @@ from typing import Any
 
 try:
     from lightning.pytorch import Callback
-except ImportError:  # the standalone package has the same API
-    from pytorch_lightning import Callback
+except ImportError:  # the standalone package has the same API (another class to mypy)
+    from pytorch_lightning import Callback  # type: ignore[assignment,unused-ignore]
 
 from ftwatch_client.decision import Decision
 from ftwatch_client.names import Metrics, lightning_names
@@ -30,7 +30,7 @@ def _train_only(metrics: Metrics) -> Metrics:
     return {k: v for k, v in metrics.items() if not k.startswith(_VALIDATION)}
 
 
-class FtwatchCallback(Callback):  # type: ignore[misc]
+class FtwatchCallback(Callback):  # type: ignore[misc,unused-ignore]  # Any without lightning
     """Push metrics to ftwatch; on `pause` save `<checkpoint_dir>/ftwatch-<job>-step<N>.ckpt`
     (`trainer.save_checkpoint`) and stop, on `cancel` stop; ack with the checkpoint path.
 

@@ -97,7 +97,7 @@ class _MasterClient(aioredis.Redis):
 def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
     # A failover makes the old master answer READONLY (or not at all): the managed
     # connection then asks the sentinels again, and the retries span the election.
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+    sentinel = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]  # older redis-py: untyped
         list(target.hosts),
         sentinel_kwargs={
             "socket_timeout": SENTINEL_TIMEOUT,
