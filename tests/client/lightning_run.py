@@ -22,11 +22,11 @@ from ftwatch_client.lightning import FtwatchCallback
 from torch.utils.data import DataLoader, TensorDataset
 
 
-def data(seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+def data(samples: int = 512, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
     gen = torch.Generator().manual_seed(seed)
     weights = torch.randn(8, 1, generator=gen)
-    x, x_val = torch.randn(512, 8, generator=gen), torch.randn(128, 8, generator=gen)
-    y = x @ weights + 0.1 * torch.randn(512, 1, generator=gen)
+    x, x_val = torch.randn(samples, 8, generator=gen), torch.randn(128, 8, generator=gen)
+    y = x @ weights + 0.1 * torch.randn(samples, 1, generator=gen)
     return TensorDataset(x, y), TensorDataset(x_val, torch.randn(128, 1, generator=gen))
 
 
@@ -53,14 +53,14 @@ class Regression(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=0.05)
 
 
-def trainer(max_epochs: int, out: Path, devices: int, callback: FtwatchCallback) -> L.Trainer:
+def trainer(max_epochs: int, out: Path, devices: int, callbacks: list[Any]) -> L.Trainer:
     return L.Trainer(
         max_epochs=max_epochs,
         accelerator="cpu",
         devices=devices,
         strategy="ddp" if devices > 1 else "auto",
         default_root_dir=str(out),
-        callbacks=[callback],
+        callbacks=callbacks,
         logger=False,
         enable_checkpointing=False,  # the only checkpoint is the one a pause writes
         enable_progress_bar=False,
@@ -74,7 +74,7 @@ def main(max_epochs: int, out: Path, devices: int) -> dict[str, Any]:
     L.seed_everything(0, verbose=False)
     train, val = data()
     callback = FtwatchCallback(method="supervised", flush_interval=0.1, close_timeout=5.0)
-    fit = trainer(max_epochs, out, devices, callback)
+    fit = trainer(max_epochs, out, devices, [callback])
     fit.fit(Regression(), DataLoader(train, batch_size=32), DataLoader(val, batch_size=32))
     session, checkpoint = callback.session, callback.checkpoint
     reporter = session.reporter if session else None
