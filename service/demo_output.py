@@ -10,8 +10,7 @@ from typing import Any, TextIO
 import redis.asyncio as aioredis
 
 from service.models.event import NormalizedEvent
-from service.models.firing import Firing
-from service.store import keys
+from service.store import audit, keys
 from workers.notify.message import describe_action, format_number, summary_line
 from workers.rules.detectors.base import count
 
@@ -61,12 +60,15 @@ class DemoPrinter:
     def _line(self, stream: str, fields: dict[str, str]) -> str | None:
         if stream == keys.EVENTS_STREAM:
             return event_line(NormalizedEvent.model_validate_json(fields["e"]))
-        firing = Firing.model_validate_json(fields["f"])
-        if firing.stage == "fired":
-            return "FIRED   " + summary_line(firing)
-        done = ", ".join(describe_action(result) for result in firing.actions)
-        self._done[firing.job.id].append(done)
-        return f"ACTION  {firing.job.id}: {done} ({firing.rule})"
+        item = audit.decode(fields)
+        if item is None:
+            return None
+        if item.action is None:
+            return "FIRED   " + summary_line(item.firing_part())
+        action = item.action
+        done = describe_action(action.result)
+        self._done[action.job_id].append(done)
+        return f"ACTION  {action.job_id}: {done} ({action.rule})"
 
     async def idle(self) -> bool:
         return time.monotonic() - self._last_new >= IDLE_SECONDS

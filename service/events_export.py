@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TextIO
 
 import redis.asyncio as aioredis
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 
 from service.durations import parse_duration
 from service.models.ident import JobRef
+from service.models.times import epoch_of
 from service.settings import Settings
 from service.store import keys
 from service.store.connection import connect_redis
@@ -67,10 +67,7 @@ def _moment(text: str) -> float:
         if float(text) >= UNIX_FLOOR:
             return float(text)
         raise ValueError("a duration")
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError("an ISO-8601 time needs its zone (Z or +00:00)")
-    return moment.timestamp()
+    return epoch_of(text)
 
 
 def selection(jobs: Sequence[str], since: str | None, now: float | None = None) -> Selection:

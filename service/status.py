@@ -156,13 +156,12 @@ def _recent(entries: list[dict[str, Any]]) -> str:
     """The newest action outcomes (the audit log's `action` records)."""
     lines = []
     for entry in entries:
-        firing = entry.get("firing") or {}
-        if firing.get("stage") != "action":
+        action = entry.get("action")
+        if entry.get("record") != "action" or not isinstance(action, dict):
             continue
-        job = firing.get("job") or {}
-        for result in firing.get("actions") or []:
-            what = f"{result.get('action')} {result.get('outcome')}"
-            lines.append(f"  {job.get('provider')}:{job.get('id')}  {what}  ({firing.get('rule')})")
+        what = f"{action.get('action')} {action.get('outcome')}"
+        key = f"{action.get('provider')}:{action.get('job_id')}"
+        lines.append(f"  {key}  {what}  ({action.get('rule')})")
     if not lines:
         return "No actions yet."
     return "\n".join(["Recent actions (newest first):", *lines[:RECENT_ACTIONS]])

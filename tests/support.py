@@ -18,6 +18,11 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from service.models.audit import ActionRecord
+from service.models.firing import Firing
+from service.store import audit, keys
+from service.store.audit import AuditItem
+
 T = TypeVar("T")
 
 StreamEntry = tuple[str, dict[str, str]]
@@ -158,6 +163,22 @@ def entries(rows: object) -> list[StreamEntry]:
 async def xrange(redis: aioredis.Redis, stream: str) -> list[StreamEntry]:
     """Every entry of `stream`, oldest first."""
     return entries(await redis.xrange(stream))
+
+
+async def audit_log(redis: aioredis.Redis) -> list[AuditItem]:
+    """Every entry of the audit log `ftwatch:actions`, oldest first: firings and actions."""
+    items = [audit.decode(fields) for _, fields in await xrange(redis, keys.ACTIONS_STREAM)]
+    return [item for item in items if item is not None]
+
+
+async def recorded_firings(redis: aioredis.Redis) -> list[Firing]:
+    """The firings on the audit log, oldest first (each recorded once)."""
+    return [i.firing for i in await audit_log(redis) if i.firing is not None and i.action is None]
+
+
+async def recorded_actions(redis: aioredis.Redis) -> list[ActionRecord]:
+    """The action outcomes on the audit log, oldest first."""
+    return [i.action for i in await audit_log(redis) if i.action is not None]
 
 
 async def zscores(redis: aioredis.Redis, key: str) -> list[tuple[str, float]]:

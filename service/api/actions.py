@@ -6,8 +6,15 @@ from aiohttp import web
 
 from service import keys
 from service.api.routing import Routes
-from service.api.schemas import AuditEntry, AuditPage, AuditQuery
-from service.store.audit import AuditLog
+from service.api.schemas import (
+    ActionView,
+    AuditEntry,
+    AuditPage,
+    AuditQuery,
+    FiringView,
+    view_of,
+)
+from service.store.audit import AuditItem, AuditLog
 
 routes = Routes("audit")
 
@@ -15,16 +22,29 @@ routes = Routes("audit")
 MAX_SCAN = 10_000
 
 
-@routes.get("/v1/actions", "The audit log: every firing and action (filter by job, rule)")
+def _entry(entry_id: str, item: AuditItem) -> AuditEntry:
+    return AuditEntry(
+        id=entry_id,
+        record="action" if item.action is not None else "firing",
+        firing=view_of(FiringView, item.firing) if item.firing is not None else None,
+        action=view_of(ActionView, item.action) if item.action is not None else None,
+    )
+
+
+@routes.get("/v1/actions", "The audit log: every firing and action (filter by job, rule, firing)")
 async def list_actions(request: web.Request, query: AuditQuery) -> AuditPage:
-    """Manual actions appear with `rule: api` and `kind: manual`. A page examines at most
-    10,000 entries; follow `next_cursor` for older ones."""
+    """A firing is recorded once (`record: firing`: rule, reason, values, best step), each
+    action it causes after it (`record: action`: outcome, detail, checkpoint, actor, time,
+    and the firing's `firing_id`; `?firing_id=` lists a firing with its actions). Manual
+    actions are firings with `rule: api[:<actor>]` and `kind: manual`. A page examines at
+    most 10,000 entries; follow `next_cursor` for older ones."""
     page = await AuditLog(request.app[keys.REDIS]).page(
         job_id=query.job_id,
         rule=query.rule,
+        firing_id=query.firing_id,
         before=query.cursor,
         limit=query.limit,
         max_scan=MAX_SCAN,
     )
-    entries = [AuditEntry(id=entry_id, firing=firing) for entry_id, firing in page.items]
+    entries = [_entry(entry_id, item) for entry_id, item in page.items]
     return AuditPage(data=entries, next_cursor=page.next_cursor)

@@ -17,7 +17,7 @@ from service import keys
 from service.api.errors import ApiError
 from service.api.jobs import load_snapshot
 from service.api.routing import Routes
-from service.api.schemas import JobId, ManualRequest, ManualResult
+from service.api.schemas import ActionResultView, JobId, ManualRequest, ManualResult, view_of
 from service.upstream.errors import UpstreamError
 from workers.rules.firings import facts_of_snapshot
 
@@ -71,7 +71,7 @@ async def _perform(
         action=action,
         firing_id=firing_id,
         by=by,
-        result=result,
+        result=view_of(ActionResultView, result),
     )
 
 

@@ -20,7 +20,8 @@ from service.api.errors import ApiError
 from service.api.ingest import set_status
 from service.api.ingest_fold import ingest_key
 from service.api.routing import Routes
-from service.api.schemas import AckBody, AckResult, DecisionQuery, JobId
+from service.api.schemas import AckBody, AckResult, DecisionQuery, DecisionView, JobId, view_of
+from service.models.audit import action_record
 from service.models.decision import Decision, DecisionAck
 from service.models.firing import ActionResult, Firing
 from service.models.ident import INGEST_PROVIDER, PROVIDER_NAME
@@ -64,12 +65,12 @@ async def ingested_job(request: web.Request, given: str) -> JobSnapshot:
     "The pending decision of an ingested job (long-poll with `wait`)",
     auth=True,
     ingest=True,
-    response=Decision,
+    response=DecisionView,
     responses={204: ("No decision is pending (after waiting up to `wait` s).", None)} | _RESPONSES,
 )
 async def get_decision(
     request: web.Request, job_id: JobId, query: DecisionQuery
-) -> Decision | web.Response:
+) -> DecisionView | web.Response:
     """200 with the oldest decision the trainer has not acked, at once if there is one;
     else waits up to `wait` seconds for one and answers 204 without a body. The same
     decision (same `id`) is answered until it is acked. Takes FTWATCH_INGEST_TOKEN (for
@@ -79,7 +80,7 @@ async def get_decision(
     found = await request.app[keys.DECISIONS].wait(snapshot.key, query.wait)
     if found is None:
         return web.Response(status=204)
-    return found
+    return view_of(DecisionView, found)
 
 
 @routes.post(
@@ -115,7 +116,7 @@ async def ack_decision(
         provider=snapshot.provider,
         job_id=snapshot.job_id,
         status=snapshot.status,
-        decision=acked.decision,
+        decision=view_of(DecisionView, acked.decision),
         duplicate=not acked.first,
     )
 
@@ -168,7 +169,9 @@ async def _audit(request: web.Request, snapshot: JobSnapshot, acked: Acked) -> N
         fired_at=ack.at,
         stage="action",
     )
-    await AuditLog(request.app[keys.REDIS]).record(record)
+    # The firing that made the decision is on the audit log already: the ack names it.
+    audit = AuditLog(request.app[keys.REDIS])
+    await audit.record_action(action_record(record, record.actions[0], ack.checkpoint))
     request.app[keys.METRICS].actions.labels(decision.action, outcome).inc()
     if outcome == "failed":  # as a failed upstream action is (workers/actions/executor.py)
         effects = Effects(request.app[keys.REDIS], request.app[keys.SCRIPTS])

@@ -7,12 +7,22 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from pydantic import ValidationError
 
 from service import keys
 from service.api.errors import ApiError
 from service.api.routing import Routes
 from service.api.rules import redact_url
-from service.api.schemas import DeadDeliveryView, DeadPage, PageQuery, ReplayResult, StreamId
+from service.api.schemas import (
+    AttemptView,
+    DeadDeliveryView,
+    DeadPage,
+    FiringView,
+    PageQuery,
+    ReplayResult,
+    StreamId,
+    view_of,
+)
 from service.store.dead_letters import DeadDelivery, DeadLetters
 
 log = structlog.get_logger(__name__)
@@ -37,9 +47,17 @@ def _view(dead: DeadDelivery) -> DeadDeliveryView:
         id=dead.entry_id,
         delivery_id=dead.delivery_id,
         receiver=dead.receiver,
-        firing=dead.firing,
-        attempts=_redact(dead.attempts),
+        firing=view_of(FiringView, dead.firing),
+        attempts=[_attempt(_redact(raw)) for raw in dead.attempts],
     )
+
+
+def _attempt(raw: Any) -> AttemptView:
+    """An attempt as stored (`{at, duration, status|error, …}`); a broken one says so."""
+    try:
+        return AttemptView.model_validate(raw)
+    except ValidationError:
+        return AttemptView(error="unreadable attempt record")
 
 
 @routes.get("/v1/deliveries/dead", "Webhook deliveries that never succeeded, newest first")

@@ -19,6 +19,7 @@ from service.api.ingest_fold import ingest_key, new_snapshot, status_change
 from service.api.ingest_schema import IngestBatch, IngestEvent, IngestResult
 from service.api.ingest_slices import fold_sliced, parse_batch
 from service.api.routing import Routes, required_json
+from service.api.schemas import DecisionView, view_of
 from service.models.event import STATUS_EVENT, NormalizedEvent
 from service.models.ident import INGEST_PROVIDER
 from service.models.job import JobSnapshot
@@ -130,5 +131,5 @@ async def ingest_events(request: web.Request, body: str) -> IngestResult:
         accepted=accepted,
         duplicates=duplicates,
         jobs=list(groups),
-        decisions=[d for found in pending for d in found],
+        decisions=[view_of(DecisionView, d) for found in pending for d in found],
     )

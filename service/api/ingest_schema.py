@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
-from service.api.schemas import JobId, Strict
-from service.models.decision import Decision
+from service.api.schemas import DecisionView, JobId, Strict
 from service.models.lifecycle import StatusName
 from service.models.metrics import flatten_metrics
+from service.models.times import epoch_of
 
 MAX_BATCH = 500
 # Deeper than any metrics payload; bounds the work of storing and rendering `data`.
@@ -21,6 +21,35 @@ Name = Annotated[str, Field(min_length=1, max_length=256)]
 # OpenAI's limits on job metadata: 16 pairs, keys up to 64 and values up to 512 characters.
 MetaKey = Annotated[str, Field(max_length=64)]
 MetaValue = Annotated[str, Field(max_length=512)]
+LAST_SECOND = 4_102_444_800  # 2100-01-01: a later time is a mistake (milliseconds, say)
+
+
+def _seconds(value: Any) -> Any:
+    """An ISO-8601 time as unix seconds (whole ones, as an event's time is kept)."""
+    if not isinstance(value, str) or value.strip().isdigit():  # "1764576000" as before
+        return value
+    try:
+        return int(epoch_of(value))
+    except ValueError:
+        raise ValueError(
+            "give unix seconds or an ISO-8601 time with its zone (2026-12-01T08:00:00Z)"
+        ) from None
+
+
+EventTime = Annotated[
+    int,
+    BeforeValidator(_seconds),
+    Field(ge=0, le=LAST_SECOND),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": LAST_SECOND},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": "When it happened: unix seconds, or an ISO-8601 time with its zone.",
+        }
+    ),
+]
 
 
 def _depth(value: Any) -> int:
@@ -46,7 +75,7 @@ class IngestEvent(Strict):
 
     job_id: JobId
     event_id: Name  # unique per job: a repeated id is stored once
-    created_at: int = Field(ge=0, le=4_102_444_800, description="Unix seconds.")
+    created_at: EventTime
     level: Literal["info", "warn", "error"] = "info"
     type: Literal["message", "metrics"] = "message"
     message: str = Field(default="", max_length=16_384)
@@ -93,7 +122,7 @@ class IngestResult(Strict):
     accepted: int  # new events appended to the stream
     duplicates: int  # events whose id was already stored (a retried batch)
     jobs: list[str]
-    decisions: list[Decision] = Field(
+    decisions: list[DecisionView] = Field(
         default_factory=list,
         description="The pending (unacknowledged) decisions of the batch's jobs, oldest "
         "first: the trainer acts on each and acks it. Repeated until acked.",

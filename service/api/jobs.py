@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -11,16 +12,20 @@ from service import keys
 from service.api.errors import ApiError
 from service.api.routing import Routes
 from service.api.schemas import (
+    DecisionView,
     EventEntry,
     EventPage,
+    EventView,
     JobId,
     JobList,
     JobsQuery,
     JobView,
     PageQuery,
+    view_of,
 )
 from service.models.ident import INGEST_PROVIDER, PROVIDER_NAME, job_key
 from service.models.job import JobSnapshot
+from service.models.times import iso_time
 from service.store import job_reads
 
 routes = Routes("jobs")
@@ -58,13 +63,28 @@ async def _views(request: web.Request, snapshots: Sequence[JobSnapshot]) -> list
         JobView(
             **s.model_dump(),
             watched=due is not None,
-            rules=r,
+            rules={name: iso_times(state) for name, state in r.items()},
             next_poll_at=due,
             next_event_at=at,
-            decisions=pending.get(s.key, []),
+            decisions=[view_of(DecisionView, d) for d in pending.get(s.key, [])],
         )
         for s, (due, at), r in zip(snapshots, plans, states, strict=True)
     ]
+
+
+def iso_times(state: Any) -> Any:
+    """A stored rule state with its times (`*_at`, `*_until`, `since`) as ISO-8601."""
+    if not isinstance(state, dict):
+        return state
+    return {key: _iso_field(key, value) for key, value in state.items()}
+
+
+def _iso_field(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return iso_times(value)
+    timed = key.endswith(("_at", "_until")) or key == "since"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return iso_time(value) if timed and number else value
 
 
 @routes.get("/v1/jobs", "List jobs (filter by status, provider and metadata; paged)")
@@ -142,5 +162,5 @@ async def job_events(request: web.Request, job_id: JobId, query: PageQuery) -> E
         limit=query.limit,
         max_scan=MAX_SCAN_EVENTS,
     )
-    entries = [EventEntry(id=entry_id, event=event) for entry_id, event in page.items]
+    entries = [EventEntry(id=i, event=view_of(EventView, e)) for i, e in page.items]
     return EventPage(data=entries, next_cursor=page.next_cursor)

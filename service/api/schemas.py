@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
-from service.models.decision import AckOutcome, Decision
+from service.models.audit import ActionRecord
+from service.models.decision import AckOutcome, Decision, DecisionAck
 from service.models.event import NormalizedEvent
 from service.models.firing import ActionResult, Firing, Severity
 from service.models.job import JobSnapshot
 from service.models.lifecycle import RecordedStatus, StatusName
+from service.models.times import iso_time
 from service.store.stream_scan import canonical_id, is_stream_id
+
+# A time in a response: kept as epoch seconds (what the store and the models hold) and
+# written as RFC 3339 UTC with milliseconds, as the webhooks write it. A time a client
+# needs as a number is a field of its own named `*_epoch`.
+_AS_ISO = (
+    PlainSerializer(iso_time, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+)
+ApiTime = Annotated[float, *_AS_ISO]
+ApiSecond = Annotated[int, *_AS_ISO]  # a time the models keep in whole seconds
+
+
+def _never_is_none(value: Any) -> Any:
+    # A snapshot says "never written" with 0: the API says null, not 1970-01-01.
+    return None if value == 0 else value
+
+
+ApiTimeOrNever = Annotated[ApiTime | None, BeforeValidator(_never_is_none)]
 
 # Ids that appear in URL paths: what OpenAI job ids look like ("ftjob-…"), and safe to
 # put in a path segment, so every job ftwatch knows can be addressed.
@@ -29,6 +57,7 @@ StreamId = Annotated[
     str, Field(pattern=r"^\d{1,20}-\d{1,20}$", max_length=41), AfterValidator(_stream_id)
 ]
 Limit = Annotated[int, Field(ge=1, le=500)]
+V = TypeVar("V", bound=BaseModel)
 
 
 class Strict(BaseModel):
@@ -91,22 +120,73 @@ class JobsQuery(Strict):
     limit: Limit = 50
 
 
+# --- the core models as the API writes them: the same fields, times as ISO-8601 ----------
+
+
+class ActionResultView(ActionResult):
+    at: ApiTime | None = Field(default=None, description="When the outcome was known.")
+
+
+class FiringView(Firing):
+    """A firing as the API writes it."""
+
+    # A list of the subclass: mypy sees a list's items as writable, pydantic reads it only.
+    actions: list[ActionResultView] = Field(default_factory=list)  # type: ignore[assignment]
+    event_created_at: ApiSecond | None = Field(
+        default=None, description="When the event that made the rule fire happened."
+    )
+    fired_at: ApiTime
+
+
+class DecisionAckView(DecisionAck):
+    at: ApiTime
+
+
+class DecisionView(Decision):
+    """A decision as the API writes it."""
+
+    created_at: ApiTime
+    ack: DecisionAckView | None = None
+
+
+class EventView(NormalizedEvent):
+    """An event as the API writes it (`ftwatch rules backtest --events` reads it back)."""
+
+    created_at: ApiSecond
+
+
+def view_of(model: type[V], core: BaseModel) -> V:
+    """`core` (a model of service.models) as its API view `model`."""
+    return model.model_validate(core.model_dump())
+
+
 class JobView(JobSnapshot):
     """A job as ftwatch last saw it, whether it is polled now, and its rules' states."""
 
+    last_event_at: ApiSecond | None = Field(
+        default=None, description="When the job's newest event happened."
+    )
+    # The snapshot's 0 ("never written") becomes null here, so the view's type is wider.
+    updated_at: ApiTimeOrNever = Field(  # type: ignore[assignment]
+        default=None, description="When ftwatch last wrote this snapshot; null: never."
+    )
     watched: bool = False
-    rules: dict[str, Any] = Field(default_factory=dict)
-    decisions: list[Decision] = Field(
+    rules: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Each rule's state for this job; its times (`cooldown_until`, "
+        "`last_fired_at`, a `stalled` detector's `since`) are ISO-8601 like every other.",
+    )
+    decisions: list[DecisionView] = Field(
         default_factory=list,
         description="An ingested job's decisions its trainer has not acked yet, oldest first.",
     )
-    next_poll_at: float | None = Field(
-        default=None, description="Epoch seconds of the job's next poll; null: not polled."
+    next_poll_at: ApiTime | None = Field(
+        default=None, description="When the job is polled next; null: not polled."
     )
-    next_event_at: float | None = Field(
+    next_event_at: ApiTime | None = Field(
         default=None,
-        description="Epoch seconds when the poll cadence expects the job's next event (it is"
-        " polled just after); null: no prediction (not running, or still learning its pace).",
+        description="When the poll cadence expects the job's next event (it is polled just"
+        " after); null: no prediction (not running, or still learning its pace).",
     )
 
 
@@ -124,7 +204,7 @@ class PageQuery(Strict):
 
 class EventEntry(BaseModel):
     id: str  # the entry id on the event stream
-    event: NormalizedEvent
+    event: EventView
 
 
 class EventPage(BaseModel):
@@ -151,7 +231,7 @@ class ManualResult(BaseModel):
     action: Literal["pause", "resume", "cancel"]
     firing_id: str
     by: str  # the audit log's rule: `api`, or `api:<actor>`
-    result: ActionResult
+    result: ActionResultView
 
 
 # --- decisions of ingested jobs (SPEC §10) ------------------------------------------
@@ -188,7 +268,7 @@ class AckResult(BaseModel):
     provider: str
     job_id: str
     status: RecordedStatus
-    decision: Decision
+    decision: DecisionView
     duplicate: bool = Field(
         description="True when the decision had been acked before: nothing changed, and "
         "`decision.ack` is that first ack."
@@ -247,11 +327,29 @@ class RulesCheck(BaseModel):
 class AuditQuery(PageQuery):
     job_id: str | None = Field(default=None, max_length=256)
     rule: str | None = Field(default=None, max_length=256)
+    firing_id: str | None = Field(
+        default=None, max_length=512, description="One firing and the actions it caused."
+    )
+
+
+class ActionView(ActionRecord):
+    """An action's outcome; its firing (reason, values, best step) is the firing entry of
+    the same `firing_id`, recorded before it."""
+
+    at: ApiTime
 
 
 class AuditEntry(BaseModel):
+    """A firing (`record: firing`) or one of its actions (`record: action`)."""
+
     id: str  # the entry id on the audit stream
-    firing: Firing
+    record: Literal["firing", "action"]
+    firing: FiringView | None = Field(
+        default=None,
+        description="The firing, on a `firing` entry; on an `action` entry only when a "
+        "version before issue 18 wrote it (it copied the whole firing into each action).",
+    )
+    action: ActionView | None = Field(default=None, description="The action, on an `action` entry.")
 
 
 class AuditPage(BaseModel):
@@ -259,12 +357,24 @@ class AuditPage(BaseModel):
     next_cursor: str | None = None
 
 
+class AttemptView(BaseModel):
+    """One try of a delivery: when, how long, and the HTTP status or the error."""
+
+    model_config = ConfigDict(extra="allow")  # what a later version records beyond these
+    at: ApiTime | None = None
+    duration: float | None = None  # seconds
+    status: int | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds the receiver asked to wait
+    detail: str | None = None
+
+
 class DeadDeliveryView(BaseModel):
     id: str  # the entry id on the dead-letter stream: what replay takes
     delivery_id: str
     receiver: str
-    firing: Firing
-    attempts: list[Any] = Field(default_factory=list)
+    firing: FiringView
+    attempts: list[AttemptView] = Field(default_factory=list)
 
 
 class DeadPage(BaseModel):

@@ -69,5 +69,8 @@ class Firing(BaseModel):
     event_created_at: int | None = None
     fired_at: float
     resolved: bool = False  # True for a "resolve" notice (job resumed or finished)
-    # "fired": the decision (actions as planned); "action": one action's outcome, later.
+    # "fired": the decision (actions as planned); "action": one action's outcome, later,
+    # as a failed action's notice and the firing's outcome records (notify/outcomes.py)
+    # carry it. The audit log records an action as an ActionRecord (models/audit.py); its
+    # entries of before issue 18 are whole Firings of stage "action".
     stage: Literal["fired", "action"] = "fired"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -94,10 +95,15 @@ class _MasterClient(aioredis.Redis):
                 await sentinel.aclose()
 
 
+# redis-py before 8.2 leaves Sentinel's constructor untyped: called through this alias,
+# the same line type-checks under either (an ignore would be "unused" under 8.2).
+_SENTINEL: Callable[..., Sentinel] = Sentinel
+
+
 def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
     # A failover makes the old master answer READONLY (or not at all): the managed
     # connection then asks the sentinels again, and the retries span the election.
-    sentinel = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]  # older redis-py: untyped
+    sentinel = _SENTINEL(
         list(target.hosts),
         sentinel_kwargs={
             "socket_timeout": SENTINEL_TIMEOUT,

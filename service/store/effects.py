@@ -8,7 +8,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from service.models.action import ActionTask
+from service.models.audit import ActionRecord
+from service.models.firing import Firing
 from service.store import keys
+from service.store.audit import AuditLog
 from service.store.scripts import Scripts
 
 # How long an action's idempotency record is kept: far beyond any redelivery.
@@ -54,6 +57,7 @@ class Effects:
         self._redis = client
         self._scripts = scripts
         self._claim = client.register_script(_CLAIM)
+        self._audit = AuditLog(client)
 
     async def claim(self, effect_key: str, job_id: str) -> Claim:
         """Mark the effect started, or say what an earlier try of it recorded.
@@ -89,11 +93,13 @@ class Effects:
         )
         return int(moved)
 
-    async def record(self, firing_json: str) -> None:
-        """Append an audit record (a Firing) to `ftwatch:actions`."""
-        await self._redis.xadd(
-            keys.ACTIONS_STREAM, {"f": firing_json}, maxlen=100_000, approximate=True
-        )
+    async def record(self, firing: Firing) -> None:
+        """Append a firing to the audit log `ftwatch:actions` (a manual action's)."""
+        await self._audit.record(firing)
+
+    async def record_action(self, record: ActionRecord) -> None:
+        """Append an action's outcome to the audit log, after its firing."""
+        await self._audit.record_action(record)
 
     async def note_outcome(self, firing_id: str, action: str, record_json: str) -> None:
         """Keep an action's audit record where the firing's notices look for it."""

@@ -23,7 +23,7 @@ from service.upstream.client import UpstreamClient
 from simulator.app import create_app as create_simulator
 from simulator.platform import ManualClock, Platform
 from simulator.scenario import JobSpec, Scenario
-from tests.support import served, xrange
+from tests.support import recorded_actions, served
 from workers.actions.executor import ActionExecutor
 
 JOB = "ftjob-act"
@@ -90,11 +90,19 @@ async def test_an_action_runs_once_per_firing(
     again = await executor.execute(task())
     assert (first.outcome, again.outcome) == ("ok", "already")
     assert calls(sim[0]) == ["pause"]
-    records = [
-        Firing.model_validate_json(f["f"]) for _, f in await xrange(redis, keys.ACTIONS_STREAM)
-    ]
-    assert records[0].stage == "action" and records[0].actions[0].outcome == "ok"
-    assert records[0].checkpoint is not None and "step-4" in records[0].checkpoint
+    # One record, of the action alone: the firing (recorded when it fired) is named by id.
+    (record,) = await recorded_actions(redis)
+    assert (record.firing_id, record.action, record.outcome) == (
+        task().firing.firing_id,
+        "pause",
+        "ok",
+    )
+    assert (record.actor, record.rule, record.job_key) == (
+        "ftwatch",
+        task().firing.rule,
+        "openai:" + task().firing.job.id,
+    )
+    assert record.checkpoint is not None and "step-4" in record.checkpoint
 
 
 async def test_a_crash_after_claiming_reconciles_instead_of_calling_twice(

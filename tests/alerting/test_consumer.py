@@ -18,7 +18,7 @@ from simulator.platform import ManualClock, Platform
 from simulator.scenario import JobSpec, Scenario
 from tests.alerting.conftest import Alertmanager, config
 from tests.api.conftest import seed_job
-from tests.support import eventually, served, xrange
+from tests.support import eventually, recorded_actions, recorded_firings, served, xrange
 from workers.notify.payloads.encoding import iso_time
 
 JOB = "ftjob-loss"
@@ -93,9 +93,11 @@ async def test_an_alert_labelled_pause_pauses_the_job_once_although_resent(
         assert await am.counter("alertmanager_notifications_failed_total") == 0
         assert pauses(platform) == ["ok"]
         assert platform.get_job(JOB)["status"] in {"pausing", "paused"}
-        entries = await xrange(redis, "ftwatch:actions")
-        rules = [fields["f"] for _, fields in entries]
-        assert len(rules) == 1 and '"rule":"alertmanager:FtwatchLossDiverging"' in rules[0]
+        # The alert is one firing and one pause, however often it was sent.
+        [fired] = await recorded_firings(redis)
+        [paused] = await recorded_actions(redis)
+        assert fired.rule == "alertmanager:FtwatchLossDiverging"
+        assert (paused.firing_id, paused.action, paused.outcome) == (fired.firing_id, "pause", "ok")
 
 
 async def test_without_the_token_alertmanager_is_refused_and_nothing_happens(

@@ -86,10 +86,18 @@ async def test_a_labelled_alert_pauses_once_however_often_it_is_sent(
         status, reply = await api.post(PATH, json=again, auth=True)
         assert (status, reply["acted"], reply["alerts"][0]["outcome"]) == (200, 0, "already")
     _, audit = await api.get("/v1/actions", params={"job_id": JOB})
-    [record] = [entry["firing"] for entry in audit["data"]]
+    done, fired = audit["data"]  # the alert's firing once, then its pause
+    record = fired["firing"]
     assert record["rule"] == "alertmanager:FtwatchLossHigh"
     assert record["actions"][0]["action"] == "pause"
     assert "train_loss above 10" in record["reason"]
+    action = done["action"]
+    assert (action["firing_id"], action["action"], action["outcome"]) == (
+        record["firing_id"],
+        "pause",
+        "ok",
+    )
+    assert action["actor"] == "alertmanager:FtwatchLossHigh"
 
 
 async def test_a_new_start_of_the_alert_is_a_new_action(served: tuple[Api, Platform]) -> None:
@@ -101,8 +109,9 @@ async def test_a_new_start_of_the_alert_is_a_new_action(served: tuple[Api, Platf
         assert status == 200
     # The repeat is not even attempted; the alert that started again is (and audited).
     _, audit = await api.get("/v1/actions", params={"job_id": JOB})
-    ids = [entry["firing"]["firing_id"] for entry in audit["data"]]
+    ids = [entry["firing"]["firing_id"] for entry in audit["data"] if entry["firing"]]
     assert len(ids) == len(set(ids)) == 2
+    assert [e["action"]["firing_id"] for e in audit["data"] if e["action"]] == ids
     assert all(i.startswith("alertmanager:") for i in ids)
 
 

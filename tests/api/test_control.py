@@ -32,9 +32,10 @@ async def platform() -> AsyncIterator[tuple[Platform, str]]:
         await runner.cleanup()
 
 
-async def audit_of(api: Api, job_id: str) -> list[dict[str, Any]]:
+async def audit_of(api: Api, job_id: str, record: str = "firing") -> list[dict[str, Any]]:
+    """The job's firings (or actions) on the audit log, newest first."""
     _, body = await api.get("/v1/actions", params={"job_id": job_id})
-    return [entry["firing"] for entry in body["data"]]
+    return [entry[record] for entry in body["data"] if entry["record"] == record]
 
 
 async def test_pause_calls_the_upstream_and_is_audited(
@@ -51,14 +52,24 @@ async def test_pause_calls_the_upstream_and_is_audited(
     assert body["result"]["outcome"] == "ok"
     assert body["firing_id"].startswith("api:")
     assert sim.get_job("ftjob-sim")["status"] in {"pausing", "paused"}
+    # The request is a firing, recorded once; its pause an action entry naming it.
     [record] = await audit_of(served, "ftjob-sim")
     assert (record["rule"], record["kind"]) == ("api", "manual")
+    assert record["reason"] == "pause requested through the API"
     assert record["firing_id"] == body["firing_id"]
+    [done] = await audit_of(served, "ftjob-sim", "action")
+    assert (done["firing_id"], done["action"], done["outcome"]) == (
+        body["firing_id"],
+        "pause",
+        "ok",
+    )
+    assert (done["actor"], done["at"]) == ("api", body["result"]["at"])
     # Cancelling a paused job is a separate request and a separate audit record.
     status, body = await served.post("/v1/jobs/ftjob-sim/cancel", auth=True)
     assert (status, body["result"]["outcome"]) == (200, "ok")
     assert sim.get_job("ftjob-sim")["status"] in {"cancelled"}
     assert len(await audit_of(served, "ftjob-sim")) == 2
+    assert len(await audit_of(served, "ftjob-sim", "action")) == 2
 
 
 async def test_ingested_jobs_get_decisions(api: Api, redis: aioredis.Redis) -> None:
@@ -72,8 +83,10 @@ async def test_ingested_jobs_get_decisions(api: Api, redis: aioredis.Redis) -> N
     assert outcomes == {"pause": "queued", "resume": "already", "cancel": "queued"}
     status, job = await api.get("/v1/jobs/trl-run")
     assert [d["action"] for d in job["decisions"]] == ["pause", "cancel"]
-    records = await audit_of(api, "trl-run")
-    assert [r["actions"][0]["action"] for r in records] == ["cancel", "resume", "pause"]
+    records = await audit_of(api, "trl-run", "action")
+    assert [r["action"] for r in records] == ["cancel", "resume", "pause"]
+    assert [r["outcome"] for r in records] == ["queued", "already", "queued"]
+    assert len(await audit_of(api, "trl-run")) == 3  # each request's firing, once
 
 
 async def test_unknown_job(api: Api) -> None:
@@ -95,12 +108,17 @@ async def test_a_manual_action_records_who_asked_and_why(
     headers = {"X-Ftwatch-Actor": "nightly-script"}
     status, body = await served.post("/v1/jobs/ftjob-sim/cancel", headers=headers, auth=True)
     assert (status, body["by"]) == (200, "api:nightly-script"), body
-    audit = [r for r in await audit_of(served, "ftjob-sim") if r["stage"] == "action"]
-    pause, cancel = sorted(audit, key=lambda r: r["actions"][0]["action"] != "pause")
+    cancel, pause = await audit_of(served, "ftjob-sim")
     assert (pause["rule"], pause["reason"]) == ("api:alice", "reward looks flat to me")
     assert (cancel["rule"], cancel["reason"]) == (
         "api:nightly-script",
         "cancel requested through the API",
+    )
+    cancelled, paused = await audit_of(served, "ftjob-sim", "action")
+    assert (paused["actor"], paused["firing_id"]) == ("api:alice", pause["firing_id"])
+    assert (cancelled["actor"], cancelled["firing_id"]) == (
+        "api:nightly-script",
+        cancel["firing_id"],
     )
     status, body = await served.post("/v1/jobs/ftjob-sim/resume", json={"actor": ""}, auth=True)
     assert (status, body["error"]["details"][0]["loc"]) == (422, "actor"), body

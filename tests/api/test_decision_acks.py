@@ -28,7 +28,8 @@ async def test_a_repeat_after_a_cut_short_ack_still_pauses_the_job(
     status, body = await api.post(path, json={"outcome": "done"}, headers=AUTH)
     assert (status, body["duplicate"], body["status"]) == (200, True, "paused")
     _, audit = await api.get(f"/v1/actions?job_id=ingest:{JOB}")
-    assert audit["data"][0]["firing"]["kind"] == "ack"  # newest first
+    ack = audit["data"][0]["action"]  # newest first: the ack, naming the decision's firing
+    assert (ack["actor"], ack["outcome"], ack["firing_id"]) == ("trainer", "ok", decision.firing_id)
 
 
 async def test_a_stale_repeat_does_not_pause_a_restarted_trainer_again(

@@ -12,6 +12,8 @@ from service.store import keys
 from tests.api.conftest import Api
 from tests.support import xrange
 
+T0 = 1_764_576_000.0  # 2025-12-01T08:00:00Z
+
 
 async def park(redis: aioredis.Redis, n: int, receiver: str = "ops") -> str:
     firing = Firing(
@@ -20,13 +22,22 @@ async def park(redis: aioredis.Redis, n: int, receiver: str = "ops") -> str:
         kind="plateau",
         job=JobFacts(id="ftjob-a"),
         reason="flat",
-        fired_at=1.0,
+        fired_at=T0,
     )
     dead = {
         "id": f"msg_{n}",
         "receiver": receiver,
         "firing": firing.model_dump(mode="json"),
-        "attempts": [{"at": 1.0, "error": "HTTP 500 from https://hooks.example.com/T0/secret"}],
+        "attempts": [
+            {
+                "at": T0 + 1.25,
+                "duration": 0.5,
+                "status": 500,
+                "detail": "see https://hooks.example.com/T0/secret",
+            },
+            {"at": T0 + 2, "error": "HTTP 500 from https://hooks.example.com/T0/secret"},
+            "not an attempt",
+        ],
     }
     return str(await redis.xadd(keys.DEAD_DELIVERIES_STREAM, {"d": json.dumps(dead)}))
 
@@ -39,7 +50,21 @@ async def test_list_newest_first_with_urls_redacted(api: Api, redis: aioredis.Re
     first = body["data"][0]
     assert (first["delivery_id"], first["receiver"]) == ("msg_2", "ops")
     assert first["firing"]["firing_id"] == "f2"
-    assert first["attempts"] == [{"at": 1.0, "error": "HTTP 500 from https://hooks.example.com/…"}]
+    assert first["firing"]["fired_at"] == "2025-12-01T08:00:00.000Z"
+    tried, failed, broken = first["attempts"]
+    assert tried == {
+        "at": "2025-12-01T08:00:01.250Z",
+        "duration": 0.5,
+        "status": 500,
+        "error": None,
+        "retry_after": None,
+        "detail": "see https://hooks.example.com/…",
+    }
+    assert (failed["at"], failed["error"]) == (
+        "2025-12-01T08:00:02.000Z",
+        "HTTP 500 from https://hooks.example.com/…",
+    )
+    assert (broken["at"], broken["error"]) == (None, "unreadable attempt record")
     _, rest = await api.get("/v1/deliveries/dead", params={"cursor": body["next_cursor"]})
     assert [d["id"] for d in rest["data"]] == [ids[0]]
 

@@ -58,6 +58,31 @@ async def test_events_land_on_the_stream_once_and_build_the_job(
     assert job["step"] == 2
     assert job["metrics"] == {"train_loss": 1 / 3}
     assert job["watched"] is False  # never polled upstream
+    assert job["last_event_at"] == "2023-11-14T22:13:22.000Z"  # the API writes ISO-8601
+
+
+async def test_an_event_time_is_unix_seconds_or_iso_8601(api: Api, redis: aioredis.Redis) -> None:
+    batch = {
+        "events": [
+            metrics_event(0, created_at="2025-12-01T08:00:00.750Z"),
+            metrics_event(1, created_at="2025-12-01T09:00:01+01:00"),
+            metrics_event(2, created_at="1764576002"),  # digits, as before
+        ]
+    }
+    status, body = await api.post("/v1/ingest/events", json=batch, auth=True)
+    assert status == 200, body
+    # Kept as the whole unix seconds every event has; the rules read them so.
+    assert [e["created_at"] for e in await stream_events(redis)] == [
+        1764576000 + n for n in range(3)
+    ]
+    _, page = await api.get("/v1/jobs/trl-run-1/events")
+    assert [e["event"]["created_at"] for e in page["data"]] == [
+        f"2025-12-01T08:00:0{n}.000Z" for n in (2, 1, 0)
+    ]
+    wrong = {"events": [metrics_event(3, created_at="2026-12-01T08:00:00")]}  # no zone
+    status, body = await api.post("/v1/ingest/events", json=wrong, auth=True)
+    assert status == 422
+    assert "ISO-8601 time with its zone" in body["error"]["details"][0]["message"]
     _, text = await api.get("/metrics")
     assert 'ftwatch_events_ingested_total{source="ingest",type="metrics"} 3.0' in text
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from service.models.cadence import Cadence
-from service.store import keys
+from service.models.times import epoch_of, iso_time
+from service.store import job_reads, keys
 from service.store.jobs import JobStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
 from tests.api.conftest import Api, seed_job
+from workers.rules.events_file import load_events_text
 
 
 async def test_list_filters_by_status_source_and_metadata(api: Api, redis: aioredis.Redis) -> None:
@@ -76,8 +79,20 @@ async def test_list_pages_with_the_cursor(api: Api, redis: aioredis.Redis) -> No
 async def test_one_job_with_metrics_rule_states_and_watch_state(
     api: Api, redis: aioredis.Redis
 ) -> None:
-    await seed_job(redis, "ftjob-x", step=12, metrics={"train_loss": float("nan"), "x": 0.5})
-    state = {"best": 0.61, "since": 3}
+    await seed_job(
+        redis,
+        "ftjob-x",
+        step=12,
+        metrics={"train_loss": float("nan"), "x": 0.5},
+        last_event_at=1_700_000_000,
+    )
+    state = {
+        "detector": {"kind": "stalled", "since": 1_700_000_000.5},
+        "armed": False,
+        "fired_count": 1,
+        "cooldown_until": 1_700_000_600,
+        "last_fired_at": 1_700_000_000.0,
+    }
     await redis.hset(
         keys.rule_state("openai:ftjob-x"),
         mapping={
@@ -91,8 +106,37 @@ async def test_one_job_with_metrics_rule_states_and_watch_state(
     assert status == 200
     assert job["step"] == 12
     assert job["metrics"] == {"train_loss": "NaN", "x": 0.5}  # strict JSON, NaN named
-    assert job["rules"] == {"reward-plateau": state}
+    assert job["rules"] == {  # the stored state, its times as the API writes every time
+        "reward-plateau": {
+            "detector": {"kind": "stalled", "since": "2023-11-14T22:13:20.500Z"},
+            "armed": False,
+            "fired_count": 1,
+            "cooldown_until": "2023-11-14T22:23:20.000Z",
+            "last_fired_at": "2023-11-14T22:13:20.000Z",
+        }
+    }
+    assert job["last_event_at"] == "2023-11-14T22:13:20.000Z"
+    # The store stamps the snapshot when it writes it: now, in the same form.
+    assert iso_time(epoch_of(job["updated_at"])) == job["updated_at"]
+    assert abs(epoch_of(job["updated_at"]) - time.time()) < 3600
     assert job["watched"] is True
+
+
+async def test_an_events_page_is_what_backtest_reads(api: Api, redis: aioredis.Redis) -> None:
+    """`curl …/events > page.json; ftwatch rules backtest RULES --events page.json`."""
+    await seed_job(redis, "ftjob-bt", events=4)
+    _, page = await api.get("/v1/jobs/ftjob-bt/events")
+    loaded = load_events_text(json.dumps(page))
+    assert loaded.errors == []
+    found = await job_reads.job_events(
+        redis, "openai:ftjob-bt", before=None, limit=50, max_scan=1000
+    )
+    stored = [event for _, event in found.items]
+    assert loaded.events == stored[::-1]  # oldest first, times back in unix seconds
+    assert [e.created_at for e in loaded.events] == [1_700_000_000 + n for n in range(4)]
+    # One entry's event on a line of its own reads the same way.
+    line = json.dumps(page["data"][0]["event"])
+    assert load_events_text(line).events == [stored[0]]
 
 
 async def test_unknown_job_is_a_404_envelope(api: Api) -> None:
@@ -113,6 +157,9 @@ async def test_events_newest_first_paged_and_only_of_that_job(
     steps = [entry["event"]["metrics"]["step"] for entry in first["data"]]
     assert steps == [4, 3, 2]
     assert all(entry["event"]["job_id"] == "ftjob-e" for entry in first["data"])
+    # seed_job's events happen a second apart from 1_700_000_000 (2023-11-14T22:13:20Z).
+    created = [entry["event"]["created_at"] for entry in first["data"]]
+    assert created == [f"2023-11-14T22:13:2{n}.000Z" for n in (4, 3, 2)]
     _, second = await api.get(
         "/v1/jobs/ftjob-e/events", params={"limit": 3, "cursor": first["next_cursor"]}
     )
@@ -144,7 +191,10 @@ async def test_a_job_shows_its_next_poll_and_the_event_its_cadence_expects(
     )
     status, body = await api.get("/v1/jobs/ftjob-cad")
     assert status == 200, body
-    assert (body["next_poll_at"], body["next_event_at"]) == (now + 7.5, now + 7.0)
+    assert (body["next_poll_at"], body["next_event_at"]) == (
+        "2027-01-15T08:00:07.500Z",
+        "2027-01-15T08:00:07.000Z",
+    )
     assert body["watched"] is True
     status, body = await api.get("/v1/jobs/ftjob-new")  # never polled, no prediction
     assert (body["watched"], body["next_poll_at"], body["next_event_at"]) == (False, None, None)

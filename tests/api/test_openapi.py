@@ -56,7 +56,7 @@ async def test_the_decision_endpoints_are_documented(api: Api) -> None:
         "description": "No decision is pending (after waiting up to `wait` s)."
     }
     ok = poll["responses"]["200"]["content"]["application/json"]["schema"]
-    assert ok == {"$ref": "#/components/schemas/Decision"}
+    assert ok == {"$ref": "#/components/schemas/DecisionView"}
     [wait] = poll["parameters"][1:]
     assert (wait["name"], wait["schema"]["maximum"]) == ("wait", 60)
     ack = doc["paths"]["/v1/jobs/{job_id}/decision/{decision_id}/ack"]["post"]
@@ -65,7 +65,7 @@ async def test_the_decision_endpoints_are_documented(api: Api) -> None:
     assert set(schema["properties"]) == {"outcome", "checkpoint", "message"}
     assert schema["required"] == ["outcome"]
     reply = doc["components"]["schemas"]["IngestResult"]["properties"]["decisions"]
-    assert reply["items"] == {"$ref": "#/components/schemas/Decision"}
+    assert reply["items"] == {"$ref": "#/components/schemas/DecisionView"}
     # Which token each takes is said where a reader of the document looks.
     assert "FTWATCH_INGEST_TOKEN" in doc["paths"]["/v1/ingest/events"]["post"]["description"]
     assert "FTWATCH_INGEST_TOKEN" in poll["description"]

@@ -30,9 +30,11 @@ from schemathesis.checks import (
 from service.api.openapi import build_openapi
 from service.api.setup import routes_for
 from service.app import create_app
-from service.models.firing import Firing, JobFacts
+from service.models.audit import action_record
+from service.models.firing import ActionResult, Firing, JobFacts
 from service.settings import Settings
 from service.store import keys
+from service.store.audit import ACTION_FIELD
 from tests.api.conftest import AUTH, TOKEN, WEBHOOK_SECRET
 
 CHECKS = [
@@ -101,6 +103,11 @@ def _seed(url: str) -> None:
             best=float("inf"),
         )
         client.xadd(keys.ACTIONS_STREAM, {"f": firing.model_dump_json()})
+        done = ActionResult(action="pause", outcome="ok", at=2.0)
+        record = action_record(firing, done, "ckpt")
+        client.xadd(keys.ACTIONS_STREAM, {ACTION_FIELD: record.model_dump_json()})
+        legacy = firing.model_copy(update={"stage": "action", "actions": [done]})
+        client.xadd(keys.ACTIONS_STREAM, {"f": legacy.model_dump_json()})  # before issue 18
         dead = {
             "id": "msg_1",
             "receiver": "ops",

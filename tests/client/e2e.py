@@ -63,6 +63,7 @@ async def read(url: str) -> Any:
 
 
 async def acks(proc: FtwatchProcess, job_id: str) -> list[dict[str, Any]]:
-    """The audit log's entries of the job whose kind is the trainer's ack."""
+    """The audit log's actions of the job that are the trainer's acks."""
     audit = await read(f"{proc.url}/v1/actions?job_id={job_id}")
-    return [e for e in audit["data"] if e["firing"]["kind"] == "ack"]
+    done = [e["action"] for e in audit["data"] if e["record"] == "action"]
+    return [a for a in done if a["actor"] == "trainer"]

@@ -64,11 +64,12 @@ async def test_a_plateau_pauses_the_training_with_a_checkpoint_the_ack_names(
     assert (job["status"], job["decisions"]) == ("paused", []), (job, stderr[-3000:])
     assert job["metrics"]["valid_loss"] == job["metrics"]["val_loss"]  # raw name kept
     (ack,) = await acks(ftwatch, "ingest:keras-1")
-    assert ack["firing"]["checkpoint"] == checkpoint
-    assert ack["firing"]["rule"] == "loss-plateau"
-    assert ack["firing"]["actions"][0]["outcome"] == "ok"
+    assert ack["checkpoint"] == checkpoint
+    assert ack["rule"] == "loss-plateau"
+    assert ack["outcome"] == "ok"
     audit = await read(f"{ftwatch.url}/v1/actions?job_id=ingest:keras-1")
-    fired = [e["firing"] for e in audit["data"] if e["firing"]["stage"] == "fired"]
+    fired = [e["firing"] for e in audit["data"] if e["record"] == "firing"]
+    assert ack["firing_id"] == fired[0]["firing_id"]
     assert [f["rule"] for f in fired] == ["loss-plateau"]
     assert "3 evaluations" in fired[0]["reason"]
 

@@ -110,7 +110,7 @@ async def test_a_plateau_on_eval_loss_makes_the_trainer_save_then_stop(
     assert job["metrics"]["valid_loss"] == job["metrics"]["eval_loss"] == 0.9
     assert job["metrics"]["train_loss"] == 0.5 and "eval_runtime" in job["metrics"]
     (ack,) = await acks(ftwatch, "ingest:hf-1")
-    assert (ack["firing"]["rule"], ack["firing"]["checkpoint"]) == ("loss-plateau", checkpoint)
+    assert (ack["rule"], ack["checkpoint"]) == ("loss-plateau", checkpoint)
 
 
 async def test_trl_reward_names_and_a_cancel_stop_without_saving(
@@ -132,4 +132,4 @@ async def test_trl_reward_names_and_a_cancel_stop_without_saving(
     assert job["metrics"]["rewards/accuracy/mean"] == 0.4
     assert job["metrics"]["train_reward_mean"] == "NaN"
     (ack,) = await acks(ftwatch, "ingest:hf-1")
-    assert (ack["firing"]["rule"], ack["firing"]["checkpoint"]) == ("reward-nan", None)
+    assert (ack["rule"], ack["checkpoint"]) == ("reward-nan", None)

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from service.app import create_app
+from service.models.audit import ActionRecord
 from service.models.event import NormalizedEvent
 from service.models.firing import Firing
 from service.settings import Settings
@@ -20,7 +21,14 @@ from simulator.app import create_app as create_simulator
 from simulator.platform import ManualClock, Platform
 from simulator.presets import default_scenario
 from simulator.scenario import JobSpec, Scenario
-from tests.support import FtwatchProcess, RedisServer, served, xrange
+from tests.support import (
+    FtwatchProcess,
+    RedisServer,
+    recorded_actions,
+    recorded_firings,
+    served,
+    xrange,
+)
 from workers.rules.loading import parse_rules_text
 
 # The default rules, with durations a test can wait for.
@@ -66,8 +74,12 @@ class Pipeline:
         return str(next(j["status"] for j in jobs["data"] if j["id"] == job_id))
 
     async def firings(self) -> list[Firing]:
-        entries = await xrange(self.redis, keys.ACTIONS_STREAM)
-        return [Firing.model_validate_json(fields["f"]) for _, fields in entries]
+        """The firings on the audit log (each once), oldest first."""
+        return await recorded_firings(self.redis)
+
+    async def actions(self) -> list[ActionRecord]:
+        """The actions' outcomes on the audit log, oldest first."""
+        return await recorded_actions(self.redis)
 
 
 @pytest.fixture

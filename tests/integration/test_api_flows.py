@@ -15,11 +15,12 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from service.app import create_app
+from service.models.audit import ActionRecord
 from service.models.firing import Firing
 from service.settings import Settings
 from service.store import keys
 from tests.integration.conftest import ManualSim
-from tests.support import eventually, served, xrange
+from tests.support import eventually, recorded_actions, recorded_firings, served
 from workers.rules.loading import parse_rules_text
 
 TOKEN = "test-token"
@@ -50,10 +51,7 @@ async def api(settings: Settings, manual_sim: ManualSim) -> AsyncIterator[str]:
 
 
 async def firings(redis: aioredis.Redis, rule: str) -> list[Firing]:
-    records = [
-        Firing.model_validate_json(f["f"]) for _, f in await xrange(redis, keys.ACTIONS_STREAM)
-    ]
-    return [r for r in records if r.rule == rule]
+    return [r for r in await recorded_firings(redis) if r.rule == rule]
 
 
 async def test_a_plateau_in_ingested_events_fires_and_is_recorded(
@@ -80,15 +78,15 @@ async def test_a_plateau_in_ingested_events_fires_and_is_recorded(
             ) as resp:
                 assert resp.status < 300, await resp.text()
 
-    async def paused() -> list[Firing]:
-        done = [f for f in await firings(redis, "reward-plateau") if f.stage == "action"]
-        return done
+    async def paused() -> list[ActionRecord]:
+        return [a for a in await recorded_actions(redis) if a.rule == "reward-plateau"]
 
     (record,) = await eventually(paused, message="the plateau fired and the pause was recorded")
-    assert record.job.id == "trl-run-7"
+    assert record.job_id == "trl-run-7"
     # No upstream to call: a decision waits for the trainer (tests/integration/test_decisions.py).
-    assert record.actions[0].outcome == "queued" and "decision dec_" in record.actions[0].detail
-    assert len([f for f in await firings(redis, "reward-plateau") if f.stage == "fired"]) == 1
+    assert record.outcome == "queued" and "decision dec_" in record.detail
+    (fired,) = await firings(redis, "reward-plateau")
+    assert record.firing_id == fired.firing_id
 
 
 async def test_a_signed_completion_webhook_is_seen_without_waiting_for_a_poll(

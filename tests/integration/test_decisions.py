@@ -81,7 +81,7 @@ def events(losses: list[float], *, first: int = 1, status: str | None = None) ->
 async def audit(ftwatch: Served) -> list[dict[str, Any]]:
     status, page = await ftwatch.call("GET", f"/v1/actions?job_id=ingest:{JOB}", ADMIN)
     assert status == 200, page
-    return list(reversed([e["firing"] for e in page["data"]]))  # oldest first
+    return list(reversed(page["data"]))  # oldest first
 
 
 async def test_a_plateau_is_decided_read_acked_and_pauses_the_job(
@@ -107,8 +107,8 @@ async def test_a_plateau_is_decided_read_acked_and_pauses_the_job(
     status, job = await ftwatch.call("GET", f"/v1/jobs/ingest:{JOB}", ADMIN)
     assert [d["id"] for d in job["decisions"]] == [decision["id"]]
     assert job["status"] == "running"
-    waiting = [f for f in await audit(ftwatch) if f["stage"] == "action"]
-    assert [a["outcome"] for f in waiting for a in f["actions"]] == ["queued"]
+    waiting = [e["action"] for e in await audit(ftwatch) if e["record"] == "action"]
+    assert [a["outcome"] for a in waiting] == ["queued"]
 
     ack = {"outcome": "done", "checkpoint": "/ckpt/step-8.keras", "message": "saved, stopped"}
     path = f"/v1/jobs/{JOB}/decision/{decision['id']}/ack"
@@ -125,15 +125,19 @@ async def test_a_plateau_is_decided_read_acked_and_pauses_the_job(
     assert (job["status"], job["decisions"]) == ("paused", [])
     status, none = await ftwatch.call("GET", f"/v1/jobs/{JOB}/decision", TRAINER)
     assert (status, none) == (204, "")
-    records = await audit(ftwatch)
-    assert [(f["stage"], f["kind"]) for f in records] == [
-        ("fired", "plateau"),
-        ("action", "plateau"),
-        ("action", "ack"),
-    ]
-    assert records[2]["checkpoint"] == "/ckpt/step-8.keras"
-    assert records[2]["actions"][0]["outcome"] == "ok"
-    assert "saved, stopped" in records[2]["actions"][0]["detail"]
+    # The firing once; the decision left for the trainer, then its ack, each naming it.
+    fired, decided, acked_entry = await audit(ftwatch)
+    assert (fired["record"], fired["firing"]["kind"]) == ("firing", "plateau")
+    firing_id = fired["firing"]["firing_id"]
+    queued, done = decided["action"], acked_entry["action"]
+    assert (queued["firing_id"], queued["actor"], queued["outcome"]) == (
+        firing_id,
+        "ftwatch",
+        "queued",
+    )
+    assert (done["firing_id"], done["actor"], done["outcome"]) == (firing_id, "trainer", "ok")
+    assert done["checkpoint"] == "/ckpt/step-8.keras"
+    assert "saved, stopped" in done["detail"]
 
 
 async def test_after_the_ack_the_rules_see_the_pause_and_a_restart_rearms_them(
@@ -229,4 +233,5 @@ async def test_a_failed_ack_is_recorded_and_notified_and_leaves_the_job_running(
 
     [notice] = await eventually(failures, message="the failed ack was notified")
     assert notice.kind == "ack" and "disk full" in notice.actions[0].detail
-    assert (await audit(ftwatch))[-1]["type"] == "ftwatch.action.failed"
+    last = (await audit(ftwatch))[-1]["action"]
+    assert (last["actor"], last["outcome"]) == ("trainer", "failed")

@@ -18,7 +18,7 @@ from service.settings import Settings
 from service.store import keys
 from simulator.scenario import JobSpec
 from tests.integration.conftest import ManualSim, rft_job, stream_ids
-from tests.support import eventually, served, xrange
+from tests.support import eventually, recorded_firings, served, xrange
 from workers.rules.loading import parse_rules_text
 
 FINISHED = parse_rules_text(
@@ -80,8 +80,7 @@ async def swept(metrics: Metrics, times: int) -> None:
 
 
 async def finished_firings(redis: aioredis.Redis, job_id: str) -> list[Firing]:
-    entries = await xrange(redis, keys.ACTIONS_STREAM)
-    firings = [Firing.model_validate_json(fields["f"]) for _, fields in entries]
+    firings = await recorded_firings(redis)
     return [f for f in firings if f.rule == "finished" and f.job.id == job_id]
 
 

@@ -24,7 +24,7 @@ def status(*args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_status_shows_jobs_by_provider_and_the_actions_taken(pipeline: Pipeline) -> None:
     async def acted() -> bool:
-        done = {f.job.id for f in await pipeline.firings() if f.stage == "action"}
+        done = {a.job_id for a in await pipeline.actions()}
         return {PLATEAU, DIVERGES} <= done
 
     await eventually(acted, timeout=40, interval=0.2, message="no pause and cancel yet")

@@ -14,7 +14,7 @@ from service.store import keys
 from simulator.curves import Curve
 from simulator.scenario import JobSpec
 from tests.integration.conftest import ManualSim, StartFtwatch
-from tests.support import eventually, xrange
+from tests.support import eventually, recorded_firings
 
 JOB = "ftjob-plateau"
 RULES = """
@@ -59,9 +59,7 @@ async def pauses(sim: ManualSim) -> list[str]:
 
 
 async def firings(redis: aioredis.Redis) -> list[Firing]:
-    entries = await xrange(redis, keys.ACTIONS_STREAM)
-    records = [Firing.model_validate_json(fields["f"]) for _, fields in entries]
-    return [f for f in records if f.stage == "fired" and f.rule == "reward-plateau"]
+    return [f for f in await recorded_firings(redis) if f.rule == "reward-plateau"]
 
 
 async def step_until(

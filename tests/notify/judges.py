@@ -1,29 +1,23 @@
-"""Judges of PagerDuty and Slack bodies: the vendors' published schemas and limits.
+"""Judges of PagerDuty and Slack bodies: the vendors' documented shapes and limits.
 
-PagerDuty: `schemas/pagerduty-events-v2.openapi.json` is PagerDuty/api-schema
-`reference/events-v2/openapiv3.json` at 91a06fb, unchanged; the limits it does not state
-(summary ≤ 1024, dedup_key ≤ 255, a 32-character routing key, dedup_key required to
-resolve, payload to trigger) are those of the Events API v2 docs. Slack: the official
+PagerDuty: the request schemas of `tests.notify.pagerduty_schema` (ours, from the
+reference's field tables) plus the limits those tables give in words (summary ≤ 1024,
+dedup_key ≤ 255, a 32-character routing key, dedup_key required to resolve, payload to
+trigger). Slack: the official
 `slack_sdk` block models parse and validate every block (their validators mirror Slack's
 reference: header ≤ 150, text ≤ 3000, fields ≤ 10 ...), plus ≤ 50 blocks and a `text`.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 from typing import Any
 
 from openapi_schema_validator import OAS30Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-PD_SPEC = Path(__file__).parent / "schemas" / "pagerduty-events-v2.openapi.json"
-_URI = "urn:pagerduty-events-v2"
-PD_PATHS = {"/v2/enqueue": "/enqueue", "/v2/change/enqueue": "/change/enqueue"}
+from tests.notify.pagerduty_schema import SCHEMAS
+
 SUMMARY_MAX = 1024
 DEDUP_KEY_MAX = 255
 ROUTING_KEY_LENGTH = 32
@@ -31,19 +25,8 @@ SLACK_BLOCKS_MAX = 50
 SLACK_HEADER_MAX = 150
 
 
-@functools.cache
-def _registry() -> Registry:
-    doc = json.loads(PD_SPEC.read_text(encoding="utf-8"))
-    registry: Registry = Registry().with_resource(
-        _URI, Resource.from_contents(doc, default_specification=DRAFT4)
-    )
-    return registry
-
-
 def _schema_problems(path: str, body: Any) -> list[str]:
-    pointer = PD_PATHS[path].replace("/", "~1")
-    ref = {"$ref": f"{_URI}#/paths/{pointer}/post/requestBody/content/application~1json/schema"}
-    errors = OAS30Validator(ref, registry=_registry()).iter_errors(body)
+    errors = OAS30Validator(SCHEMAS[path]).iter_errors(body)
     return [f"{'.'.join(map(str, e.absolute_path)) or 'body'}: {e.message}" for e in errors]
 
 
@@ -67,7 +50,7 @@ def _limit_problems(path: str, body: dict[str, Any]) -> list[str]:
 
 def pagerduty_problems(path: str, body: Any) -> list[str]:
     """Why PagerDuty would answer 400 to `body` at `path` (empty: it would take it)."""
-    if path not in PD_PATHS:
+    if path not in SCHEMAS:
         return [f"no such endpoint {path!r}"]
     problems = _schema_problems(path, body)
     return problems or _limit_problems(path, body)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import aiohttp
 import pytest
@@ -22,7 +21,6 @@ from service.models.firing import ActionResult, Firing, JobFacts
 from service.providers.openai import OpenAICompatible
 from service.providers.registry import Providers
 from service.settings import Settings
-from service.store import keys
 from service.store.effects import Effects
 from service.store.scripts import Scripts
 from service.upstream.client import UpstreamClient
@@ -34,7 +32,7 @@ from tests.notify.delivery_support import FAST, environ_for, receiver, rules_wit
 from tests.notify.samples import ROUTING_KEY
 from tests.notify.vendors import PagerDuty, Slack, serving
 from tests.notify.webhook_receiver import WebhookReceiver
-from tests.support import eventually, served, xrange
+from tests.support import eventually, recorded_actions, served
 from workers.actions.executor import ActionExecutor
 
 JOB = "ftjob-ckpt"
@@ -79,8 +77,7 @@ async def _true(value: bool) -> bool:
 
 
 async def _recorded_checkpoint(redis: aioredis.Redis) -> str | None:
-    rows: Any = await xrange(redis, keys.ACTIONS_STREAM)
-    records = [Firing.model_validate_json(fields["f"]) for _, fields in rows]
+    records = await recorded_actions(redis)
     return next((r.checkpoint for r in records if r.checkpoint), None)
 
 

@@ -103,8 +103,8 @@ async def test_ga_has_no_pause_so_a_rules_pause_is_unsupported_and_notified(
     assert plat.actions == []  # nothing was sent upstream
     assert metrics.actions.labels("pause", "unsupported")._value.get() == 1
     page = await AuditLog(redis).page(job_id=f"azure-east:{JOB}")
-    (entry,) = [f for f in page.items if f[1].stage == "action"]
-    assert entry[1].type == "ftwatch.action.failed"
+    (entry,) = [item.action for _, item in page.items if item.action is not None]
+    assert (entry.firing_id, entry.outcome, entry.actor) == ("fir_ga", "unsupported", "ftwatch")
 
 
 async def test_an_unsupported_action_from_the_queue_is_notified_once_and_never_retried(
@@ -134,7 +134,7 @@ async def test_an_unsupported_action_from_the_queue_is_notified_once_and_never_r
     assert plat.actions == []
     assert metrics.actions.labels("pause", "unsupported")._value.get() == 1
     page = await AuditLog(redis).page(job_id=f"azure-east:{JOB}")
-    assert [f.actions[0].outcome for _, f in page.items if f.stage == "action"] == ["unsupported"]
+    assert [i.action.outcome for _, i in page.items if i.action] == ["unsupported"]
     ((_, delivery),) = await xrange(redis, keys.DELIVERIES_STREAM)
     assert delivery["r"] == "ops"
     body = standard.build(Firing.model_validate_json(delivery["f"]), RenderContext(now=2.0))

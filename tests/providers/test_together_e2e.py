@@ -129,8 +129,10 @@ async def test_a_nan_loss_is_cancelled_exactly_once(sim: str, ftwatch: FtwatchPr
         _, calls = await _json(http, f"{sim}/_sim/actions?job_id={NAN_JOB}")
         assert [(c["action"], c["outcome"]) for c in calls["actions"]] == [("cancel", "ok")]
         _, audit = await _json(http, f"{ftwatch.url}/v1/actions?job_id=together:{NAN_JOB}")
-        done = [e["firing"] for e in audit["data"] if e["firing"]["stage"] == "action"]
-        assert [f["rule"] for f in done] == ["loss-nan"]
+        done = [e["action"] for e in audit["data"] if e["record"] == "action"]
+        assert [(a["rule"], a["action"], a["outcome"]) for a in done] == [
+            ("loss-nan", "cancel", "ok")
+        ]
         job = await _job(http, ftwatch, NAN_JOB)
         assert job["raw_status"] in ("cancel_requested", "cancelled")
         assert job["step"] >= 8 and "train/loss" in job["metrics"]
@@ -145,9 +147,9 @@ async def test_a_pause_together_lacks_is_recorded_notified_and_never_sent(
     await eventually(notified, timeout=60, message="ftwatch.action.failed delivered")
     async with aiohttp.ClientSession() as http:
         _, audit = await _json(http, f"{ftwatch.url}/v1/actions?job_id=together:{DPO_JOB}")
-        actions = [e for e in audit["data"] if e["firing"]["stage"] == "action"]
-        (entry,) = actions
-        (result,) = [r for r in entry["firing"]["actions"] if r["action"] == "pause"]
+        actions = [e["action"] for e in audit["data"] if e["record"] == "action"]
+        (result,) = actions
+        assert result["action"] == "pause"
         assert result["outcome"] == "unsupported" and "no pause" in result["detail"]
         _, stats = await _json(http, f"{sim}/_sim/stats")
         assert "POST (unmatched)" not in stats["by_endpoint"], stats  # no /pause was tried

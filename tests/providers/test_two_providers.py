@@ -149,7 +149,5 @@ async def _both_paused(
     status, body = await _json(http, f"{proc.url}/v1/jobs/{DEMO_PLATEAU}")
     assert (status, body["error"]["code"]) == (409, "ambiguous_job")
     _, audit = await _json(http, f"{proc.url}/v1/actions?job_id={DEMO_PLATEAU}")
-    pauses = [
-        e["firing"]["job"]["provider"] for e in audit["data"] if e["firing"]["stage"] == "action"
-    ]
+    pauses = [e["action"]["provider"] for e in audit["data"] if e["record"] == "action"]
     assert sorted(pauses) == ["azure-east", "openai"]

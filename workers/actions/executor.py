@@ -19,6 +19,7 @@ import structlog
 
 from service.metrics import Metrics
 from service.models.action import ActionName, ActionTask
+from service.models.audit import action_record
 from service.models.decision import Decision, decision_id
 from service.models.firing import ActionResult, Firing, JobFacts
 from service.models.ident import INGEST_PROVIDER, job_key
@@ -85,11 +86,15 @@ class ActionExecutor:
             reason=reason or f"{action} requested through the API",
             fired_at=self._clock(),
             event_created_at=event_created_at,
+            actions=[ActionResult(action=action, outcome="queued")],
         )
-        return await self.execute(ActionTask(action=action, firing=firing))
+        return await self.execute(ActionTask(action=action, firing=firing), record_firing=True)
 
-    async def execute(self, task: ActionTask) -> ActionResult:
-        """Run the task unless an earlier try finished it; record and count the outcome."""
+    async def execute(self, task: ActionTask, *, record_firing: bool = False) -> ActionResult:
+        """Run the task unless an earlier try finished it; record and count the outcome.
+
+        `record_firing`: a manual action's firing goes on the audit log once, before its
+        action (a rule's is recorded when it fires)."""
         claim = await self._effects.claim(task.effect_key, task.firing.job.key)
         if claim.done is not None:
             return ActionResult(
@@ -97,6 +102,8 @@ class ActionExecutor:
                 outcome="already",
                 detail=f"done before for this firing ({claim.done})",
             )
+        if record_firing and claim.previous is None:
+            await self._effects.record(task.firing)
         job = task.firing.job
         with structlog.contextvars.bound_contextvars(provider=task.provider, job_id=job.id):
             if claim.superseded and task.action != "cancel":
@@ -240,7 +247,8 @@ class ActionExecutor:
                 "type": "ftwatch.action.failed" if failed else task.firing.type,
             }
         )
-        await self._effects.record(record.model_dump_json())
+        # The audit log has the firing already: the action's own facts, naming it.
+        await self._effects.record_action(action_record(task.firing, result, checkpoint))
         # The firing's notices wait briefly for this (workers/notify/outcomes.py).
         await self._effects.note_outcome(
             task.firing.firing_id, task.action, record.model_dump_json()

@@ -11,7 +11,8 @@ either
   is unknown.
 Blank lines are skipped; a bad line is reported with its number and skipped.
 `ftwatch events export` writes the first kind. A page of `GET /v1/jobs/{id}/events`
-(one JSON object listing the events newest first) is read too.
+(one JSON object listing the events newest first, each under `event`, its `created_at`
+an ISO-8601 time) is read too; so is such an event on a line of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from service.models.event import NormalizedEvent
+from service.models.times import epoch_of
 from service.upstream.models import Job, JobEvent
 from service.upstream.normalize import normalize
 from workers.rules.errors import render_validation_error
@@ -54,7 +56,14 @@ def load_events_text(text: str) -> LoadedEvents:
     page = _api_page(text)
     if page is None:
         return load_events(text.splitlines())
-    return load_events(json.dumps(item) for item in reversed(page))  # oldest first
+    return load_events(json.dumps(_unwrapped(item)) for item in reversed(page))  # oldest first
+
+
+def _unwrapped(item: Any) -> Any:
+    """A page entry's event: the API lists `{"id": <stream id>, "event": {...}}`."""
+    if isinstance(item, dict) and isinstance(item.get("event"), dict):
+        return item["event"]
+    return item
 
 
 def _api_page(text: str) -> list[Any] | None:
@@ -83,12 +92,23 @@ def parse_event_line(line: str) -> NormalizedEvent:
         raise ValueError("expected a JSON object")
     try:
         if "event_id" in obj:
-            return NormalizedEvent.model_validate(obj)
+            return NormalizedEvent.model_validate(_epoch_time(obj))
         if "job_id" in obj:
             return _from_upstream(obj)
     except ValidationError as exc:
         raise ValueError("; ".join(render_validation_error(exc)[:3])) from None
     raise ValueError("neither a normalized event (event_id) nor an upstream event with job_id")
+
+
+def _epoch_time(obj: dict[str, Any]) -> dict[str, Any]:
+    """The event with an API's ISO-8601 `created_at` as the unix seconds ftwatch keeps."""
+    created = obj.get("created_at")
+    if not isinstance(created, str) or created.strip().isdigit():
+        return obj
+    try:
+        return {**obj, "created_at": int(epoch_of(created))}
+    except ValueError:
+        raise ValueError(f"created_at: {created!r} is neither unix seconds nor ISO-8601") from None
 
 
 def _from_upstream(obj: dict[str, Any]) -> NormalizedEvent:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+# The API writes its times in the same form: one function for both.
+from service.models.times import iso_time
+
+__all__ = ["EPOCH", "ZERO_TIME", "encode", "iso_time", "job_url", "json_safe"]
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 # Go's zero time: what Alertmanager writes as `endsAt` of an alert that is still firing.
@@ -35,17 +39,6 @@ def encode(payload: Any) -> bytes:
         allow_nan=False,
     )
     return text.encode("ascii")
-
-
-def iso_time(timestamp: float | None) -> str | None:
-    """Unix seconds as RFC 3339 UTC with milliseconds; None when absent or not a real time."""
-    if timestamp is None or not math.isfinite(timestamp):
-        return None
-    try:
-        moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def job_url(external_url: str | None, job_key: str) -> str | None:
