@@ -83,10 +83,10 @@ async def test_a_plateau_pauses_the_training_with_a_lightning_checkpoint(
     assert (job["status"], job["decisions"]) == ("paused", []), (job, output[-3000:])
     assert job["metrics"]["valid_loss"] == job["metrics"]["val_loss"]  # raw name kept
     (ack,) = await acks(ftwatch, "ingest:lightning-1")
-    assert ack["firing"]["checkpoint"] == checkpoint
-    assert ack["firing"]["rule"] == "loss-plateau"
+    assert (ack["checkpoint"], ack["rule"], ack["outcome"]) == (checkpoint, "loss-plateau", "ok")
     audit = await read(f"{ftwatch.url}/v1/actions?job_id=ingest:lightning-1")
-    fired = [e["firing"] for e in audit["data"] if e["firing"]["stage"] == "fired"]
+    fired = [e["firing"] for e in audit["data"] if e["record"] == "firing"]
+    assert ack["firing_id"] == fired[0]["firing_id"]
     assert [f["rule"] for f in fired] == ["loss-plateau"]
     assert "3 evaluations" in fired[0]["reason"]
 
@@ -129,4 +129,4 @@ async def test_two_ddp_ranks_one_reporter_and_every_rank_stops_at_the_same_step(
     view = await read(f"{ftwatch.url}/v1/jobs/{job}")
     assert view["status"] == "paused", view
     (ack,) = await acks(ftwatch, job)
-    assert ack["firing"]["checkpoint"] == ranks[0]["checkpoint"]
+    assert ack["checkpoint"] == ranks[0]["checkpoint"]
