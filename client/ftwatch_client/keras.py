@@ -2,9 +2,10 @@
 
 Batches push `train_*` metrics (Keras' running epoch averages), each epoch end pushes
 its training and `val_*` metrics as `valid_*` (an evaluation). Steps are optimizer
-updates. Only process 0 talks to ftwatch; with several processes (JAX multi-host, or
-torch.distributed under the torch backend) its decision is broadcast every `sync_every`
-batches and at each epoch end, so every process stops at the same batch.
+updates. Only process 0 talks to ftwatch; its decision is looked at every `sync_every`
+batches and at each epoch end, and with several processes (JAX multi-host, or
+torch.distributed under the torch backend) broadcast there, so every process stops at
+the same batch.
 
 The callback is `async_safe`: Keras runs its batch-end hook on a worker thread, so the
 training loop never waits for a step's metrics to leave the device (a synchronous
@@ -117,18 +118,20 @@ class FtwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._step = self._epoch_start
 
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        session = self.session
-        if session is None:
-            return
-        self._step = self._epoch_start + batch
-        if self._world == 1 or self._step % self.sync_every == 0:
-            self._obey(session)
+        # Every batch runs this on the training thread: one sum and one modulo, and the
+        # decision is looked at every `sync_every` batches (alone or not), not every batch.
+        step = self._epoch_start + batch
+        if step % self.sync_every == 0 and self.session is not None:
+            self._step = step
+            self._obey(self.session)
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         session = self.session
         step = self._epoch_start + batch + 1
         if session is None or step % self.log_every:
             return
+        if time.monotonic() - self._logged_at < self.log_interval:
+            return  # most batches: no lock taken (it is checked again under the lock)
         with self._lock:
             # Worker threads may finish out of order; Keras' batch logs are running
             # averages, so a later step's figures supersede an earlier step's.

@@ -2,22 +2,26 @@
 `pytorch_lightning`).
 
 Training batches push `trainer.callback_metrics` without its validation keys (those
-stay there between validations and would look like new evaluations); each validation
-pushes them all. Only global rank 0 talks to ftwatch. Its decision reaches every rank
-through `trainer.strategy.broadcast` (a collective all ranks call: every `sync_every`
-optimizer steps and at each validation end), and a pause runs `trainer.save_checkpoint`
-on every rank, as distributed checkpointing requires, then sets `trainer.should_stop`.
+stay there between validations and would look like new evaluations), on the trainer's
+`log_every_n_steps` and at most every `log_interval` seconds; each validation pushes
+them all. Only global rank 0 talks to ftwatch. Its decision is looked at, and with
+several ranks reaches every rank through `trainer.strategy.broadcast` (a collective all
+ranks call), every `sync_every` optimizer steps and at each validation end. A pause runs
+`trainer.save_checkpoint` on every rank, as distributed checkpointing requires, then
+sets `trainer.should_stop`.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from typing import Any
 
 try:
     from lightning.pytorch import Callback
-except ImportError:  # the standalone package has the same API
-    from pytorch_lightning import Callback
+except ImportError:  # the standalone package has the same API (another class to mypy)
+    from pytorch_lightning import Callback  # type: ignore[assignment,unused-ignore]
 
 from ftwatch_client.decision import Decision
 from ftwatch_client.names import Metrics, lightning_names
@@ -30,8 +34,9 @@ def _train_only(metrics: Metrics) -> Metrics:
     return {k: v for k, v in metrics.items() if not k.startswith(_VALIDATION)}
 
 
-class FtwatchCallback(Callback):  # type: ignore[misc]
-    """Push metrics to ftwatch; on `pause` save `<checkpoint_dir>/ftwatch-<job>-step<N>.ckpt`
+class FtwatchCallback(Callback):  # type: ignore[misc,unused-ignore]  # Any without lightning
+    """Push metrics to ftwatch (training batches at most every `log_interval` seconds,
+    every validation end); on `pause` save `<checkpoint_dir>/ftwatch-<job>-step<N>.ckpt`
     (`trainer.save_checkpoint`) and stop, on `cancel` stop; ack with the checkpoint path.
 
     `checkpoint_dir` defaults to `trainer.default_root_dir`. Reporter options (`url`,
@@ -42,12 +47,16 @@ class FtwatchCallback(Callback):  # type: ignore[misc]
         self,
         *,
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        log_interval: float = 1.0,
         sync_every: int = 10,
         close_timeout: float = 5.0,
         **reporter_options: Any,
     ) -> None:
         super().__init__()
         self.checkpoint_dir = checkpoint_dir
+        self.log_interval = log_interval
+        self._logged_at = -math.inf
+        self._log_every = 1
         self.sync_every = max(sync_every, 1)
         self.close_timeout = close_timeout
         self.reporter_options = reporter_options
@@ -59,18 +68,23 @@ class FtwatchCallback(Callback):  # type: ignore[misc]
         self.session = Session(bool(trainer.is_global_zero), self.reporter_options)
         self.session.start()
         self._total = _total(trainer)
+        self._log_every = max(int(getattr(trainer, "log_every_n_steps", 1) or 1), 1)
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        # Runs on the training thread every batch: reading `callback_metrics` (tensors to
+        # floats) is most of the cost, so it is done at most every `log_interval` seconds.
         if self.session is None:
             return
         step = int(trainer.global_step)
-        if step % max(int(getattr(trainer, "log_every_n_steps", 1) or 1), 1) == 0:
+        now = time.monotonic()
+        if step % self._log_every == 0 and now - self._logged_at >= self.log_interval:
+            self._logged_at = now
             metrics = _train_only(lightning_names(trainer.callback_metrics))
             self.session.log(step, metrics, self._total)
-        self.session.beat(step)
-        if trainer.world_size == 1 or step % self.sync_every == 0:
+        if step % self.sync_every == 0:  # every rank reaches the same steps
+            self.session.beat(step)
             self._obey(trainer)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:

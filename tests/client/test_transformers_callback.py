@@ -1,7 +1,7 @@
 """FtwatchCallback driven through transformers' own Trainer classes against a real ftwatch.
 
 `TrainingArguments`, `TrainerState`, `TrainerControl`, `CallbackHandler` and
-`DefaultFlowCallback` are the real ones (they import without torch); `step` below calls
+`DefaultFlowCallback` are the real ones (they also import without torch); `step` below calls
 the hooks in the order `Trainer._inner_training_loop` does (trainers.md §1.4).
 """
 
