@@ -76,10 +76,19 @@ def selection(jobs: Sequence[str], since: str | None, now: float | None = None) 
 
 
 async def entries(client: aioredis.Redis, start: str) -> AsyncIterator[dict[str, str]]:
-    """Every stream entry from `start` on, oldest first, CHUNK at a time."""
+    """Every stream entry from `start` on, oldest first, CHUNK at a time (on a cluster,
+    partition after partition: each job's events stay in order, all in one partition)."""
+    for p in keys.partitions():
+        async for fields in _partition_entries(client, keys.events_stream(p), start):
+            yield fields
+
+
+async def _partition_entries(
+    client: aioredis.Redis, stream: str, start: str
+) -> AsyncIterator[dict[str, str]]:
     lower = start
     while True:
-        rows: Any = await client.xrange(keys.EVENTS_STREAM, min=lower, max="+", count=CHUNK)
+        rows: Any = await client.xrange(stream, min=lower, max="+", count=CHUNK)
         for entry_id, fields in rows:
             lower = f"({entry_id}"
             yield fields

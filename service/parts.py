@@ -8,6 +8,7 @@ the loop contexts only start theirs, and `loops_ctx` stops them all, bounded.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -90,6 +91,8 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _migrate(client: Redis, owner: str) -> None:
+    if store_keys.clustered():
+        return  # the old layouts migrate.py upgrades were only ever on one Redis
     try:
         await migrate(client, owner)
     except RedisError as exc:  # Redis down at start: the next start migrates (idempotent)
@@ -149,29 +152,37 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     idle_ms = int(settings.claim_idle_seconds * 1000)
     store = RuleStateStore(client, app[keys.SCRIPTS], group=RULES_GROUP)
     rules = app[keys.RULES]
-    events = StreamConsumer(
-        client,
-        GroupConfig(
-            store_keys.EVENTS_STREAM,
-            RULES_GROUP,
-            name,
-            store_keys.DEAD_EVENTS_STREAM,
-            claim_idle_ms=idle_ms,
-            batch=RULES_BATCH,
-        ),
-        RuleWorker(rules, store, metrics).handle_batch,
-    )
-    actions = StreamConsumer(
-        client,
-        GroupConfig(
-            store_keys.ACTION_QUEUE,
-            ACTIONS_GROUP,
-            name,
-            store_keys.DEAD_ACTIONS_STREAM,
-            claim_idle_ms=idle_ms * 2,
-        ),
-        one_by_one(ActionQueueHandler(app[keys.ACTIONS]).handle),
-    )
+    # One reader per partition's stream (one on one Redis): a cluster reads one slot per
+    # XREADGROUP, and a partition's entries are its jobs' only (keys.py).
+    events = [
+        StreamConsumer(
+            client,
+            GroupConfig(
+                store_keys.events_stream(p),
+                RULES_GROUP,
+                name,
+                store_keys.dead_events_stream(p),
+                claim_idle_ms=idle_ms,
+                batch=RULES_BATCH,
+            ),
+            RuleWorker(rules, store, metrics).handle_batch,
+        )
+        for p in store_keys.partitions()
+    ]
+    actions = [
+        StreamConsumer(
+            client,
+            GroupConfig(
+                store_keys.action_queue(p),
+                ACTIONS_GROUP,
+                name,
+                store_keys.dead_actions_stream(p),
+                claim_idle_ms=idle_ms * 2,
+            ),
+            one_by_one(ActionQueueHandler(app[keys.ACTIONS]).handle),
+        )
+        for p in store_keys.partitions()
+    ]
     ticker = RuleTicker(
         rules,
         store,
@@ -182,11 +193,13 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     effects = Effects(client, app[keys.SCRIPTS])
     supervisor = app[keys.SUPERVISOR]
-    supervisor.start("rules-worker", lambda: events.run(stop))
-    supervisor.start("action-queue", lambda: actions.run(stop))
+    for p, (rules_reader, queue_reader) in enumerate(zip(events, actions, strict=True)):
+        suffix = f":{p}" if p else ""
+        supervisor.start("rules-worker" + suffix, functools.partial(rules_reader.run, stop))
+        supervisor.start("action-queue" + suffix, functools.partial(queue_reader.run, stop))
     supervisor.start("delayed-actions", lambda: move_delayed(effects, stop))
     supervisor.start("rules-ticker", lambda: ticker.run(stop))
-    supervisor.start("stream-pending", lambda: report_pending([events, actions], metrics, stop))
+    supervisor.start("stream-pending", lambda: report_pending([*events, *actions], metrics, stop))
     yield
 
 

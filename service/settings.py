@@ -12,7 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_valid
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.durations import parse_duration
-from service.redis_target import CLUSTER, parse_target
+from service.redis_target import parse_target
 
 # FTWATCH_WEBHOOK_RETRY_DELAYS: more delays than this is a typo, not a schedule.
 MAX_RETRY_DELAYS = 20
@@ -194,13 +194,6 @@ def redis_url(url: str) -> str:
         raise ValueError(f"{scheme}:// needs at least one host:port")
     else:
         parse_target(url)  # the same parse connect_redis does, so a bad list fails here
-    if scheme.lower() == CLUSTER:
-        # Several scripts still touch a global key and per-job keys together (CROSSSLOT
-        # on a cluster): refused here rather than failing at the first script.
-        raise ValueError(
-            f"{CLUSTER}:// is not supported by this version yet; use redis+sentinel:// "
-            "or redis:// (deploy/README.md: managed Redis)"
-        )
     return url
 
 

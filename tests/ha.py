@@ -1,4 +1,5 @@
-"""Real Redis HA topologies for the tests: a Sentinel set (primary, replica, three sentinels)."""
+"""Real Redis HA topologies for the tests: a Sentinel set (primary, replicas, three sentinels)
+and a Redis Cluster of three masters."""
 
 from __future__ import annotations
 
@@ -161,6 +162,78 @@ async def _sentinel(port: int, command: str) -> Any:
     """`SENTINEL <command> ftwatch` on one sentinel (redis-py leaves these untyped)."""
     async with aioredis.Redis(port=port, decode_responses=True) as client:
         return await client.execute_command("SENTINEL", command, SERVICE)  # type: ignore[no-untyped-call]
+
+
+class ClusterSet:
+    """Three `redis-server --cluster-enabled yes` masters, slots split by `redis-cli --cluster
+    create` (no replicas: the tests check routing and hash tags, not cluster failover)."""
+
+    def __init__(self, workdir: Path, masters: int = 3) -> None:
+        self.nodes: list[RedisServer] = []
+        for n in range(masters):
+            node_dir = _mkdir(workdir / f"node{n}")
+            extra = (
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(node_dir / "nodes.conf"),
+                "--cluster-node-timeout",
+                "5000",
+            )
+            self.nodes.append(RedisServer(node_dir, extra=extra))
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self) -> None:
+        for server in self.nodes:
+            server.start()
+        binary = shutil.which("redis-cli")
+        assert binary, "redis-cli must be on PATH for the cluster tests"
+        hosts = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run(
+            [binary, "--cluster", "create", *hosts, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def stop(self) -> None:
+        for server in self.nodes:
+            server.stop()
+
+    async def ready(self) -> None:
+        """Wait until every node sees all 16384 slots served (the cluster gossip settled)."""
+
+        async def settled() -> bool:
+            for node in self.nodes:
+                async with aioredis.Redis(port=node.port, decode_responses=True) as client:
+                    info: Any = await client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
+                if "cluster_state:ok" not in str(info):
+                    return False
+            return True
+
+        await eventually(settled, timeout=30, interval=0.1, message="cluster not ready")
+
+    async def node_key_counts(self) -> dict[int, int]:
+        """Keys each master holds, by port (DBSIZE is per node on a cluster)."""
+        counts: dict[int, int] = {}
+        for node in self.nodes:
+            async with aioredis.Redis(port=node.port, decode_responses=True) as client:
+                counts[node.port] = int(await client.dbsize())
+        return counts
+
+
+@contextlib.contextmanager
+def cluster_set(workdir: Path) -> Iterator[ClusterSet]:
+    """A started three-master cluster, always stopped afterwards."""
+    cluster = ClusterSet(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _mkdir(path: Path) -> Path:

@@ -39,6 +39,12 @@ def test_a_cluster_url_lists_its_seed_nodes() -> None:
     )
 
 
+def test_a_cluster_url_with_a_password_and_tls_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "redis+cluster://:pw@n1:7000,n2:7001?tls=true"
+    monkeypatch.setenv("FTWATCH_REDIS_URL", url)
+    assert load_settings().redis_url == url
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
@@ -50,7 +56,6 @@ def test_a_cluster_url_lists_its_seed_nodes() -> None:
         ("redis+cluster://n1:7000?ssl=1", "unknown option 'ssl'"),
         ("redis+cluster://", "needs at least one host:port"),
         ("memcached://m1:11211", "scheme 'memcached://' is not supported"),
-        ("redis+cluster://n1:7000,n2:7001", "redis+cluster:// is not supported by this version"),
     ],
 )
 def test_a_bad_redis_url_stops_the_start_naming_the_variable(

@@ -176,5 +176,5 @@ async def _audit(request: web.Request, snapshot: JobSnapshot, acked: Acked) -> N
     if outcome == "failed":  # as a failed upstream action is (workers/actions/executor.py)
         effects = Effects(request.app[keys.REDIS], request.app[keys.SCRIPTS])
         for receiver in acked.notify:
-            await effects.deliver(receiver, record.model_dump_json())
+            await effects.deliver(snapshot.key, receiver, record.model_dump_json())
     log.info("decision_acked", job=snapshot.key, decision=decision.id, outcome=ack.outcome)

@@ -95,8 +95,11 @@ async def _nudge(request: web.Request, job_id: str) -> bool:
     # OpenAI's webhooks name a job of an `openai`-kind provider (never an ingested one).
     providers = [s for s in app[keys.RULES].providers if s.kind == "openai"]
     candidates = [job_key(s.name, job_id) for s in providers]
-    flags = await app[keys.REDIS].smismember(store_keys.JOBS, candidates) if candidates else []
-    known = [key for key, flag in zip(candidates, flags, strict=True) if flag]
+    redis = app[keys.REDIS]
+    # SISMEMBER per candidate: on a cluster each job's set is its partition's.
+    known = [
+        k for k in candidates if await redis.sismember(store_keys.jobs(store_keys.partition(k)), k)
+    ]
     if not known and len(providers) == 1 and await _discoverable(app, providers[0], job_id):
         known = candidates
     return bool(known) and await app[keys.SCHEDULE].nudge(known) > 0

@@ -19,7 +19,7 @@ from service.models.audit import ActionRecord, legacy_action
 from service.models.firing import Firing
 from service.models.ident import JobRef
 from service.store import keys
-from service.store.stream_scan import ScanPage, scan_back
+from service.store.stream_scan import ScanPage, scan_back_all
 
 log = structlog.get_logger(__name__)
 
@@ -90,15 +90,16 @@ class AuditLog:
 
     async def record(self, firing: Firing) -> str:
         """Append `firing`; returns its entry id."""
-        return await self._append(encode(firing))
+        return await self._append(firing.job.key, encode(firing))
 
     async def record_action(self, record: ActionRecord) -> str:
         """Append an action's outcome; returns its entry id."""
-        return await self._append(encode_action(record))
+        return await self._append(record.job_key, encode_action(record))
 
-    async def _append(self, fields: dict[str, str]) -> str:
+    async def _append(self, job: str, fields: dict[str, str]) -> str:
+        """Onto the audit stream of the job's partition (the one stream on one Redis)."""
         entry_id = await self._redis.xadd(
-            keys.ACTIONS_STREAM,
+            keys.actions_stream(keys.partition(job)),
             fields,  # type: ignore[arg-type]
             maxlen=self._maxlen,
             approximate=True,
@@ -141,6 +142,7 @@ class AuditLog:
                 return None
             return item
 
-        return await scan_back(
-            self._redis, keys.ACTIONS_STREAM, parse, before=before, limit=limit, max_scan=max_scan
+        streams = [keys.actions_stream(p) for p in keys.partitions()]
+        return await scan_back_all(
+            self._redis, streams, parse, before=before, limit=limit, max_scan=max_scan
         )

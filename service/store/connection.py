@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
@@ -15,6 +16,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
+from service.store import keys
 
 # BLOCK reads stay well below the socket timeout (stack-notes: redis-py 8 defaults to a
 # 5 s socket timeout and a longer BLOCK turns into a timeout error).
@@ -35,10 +37,12 @@ SENTINEL_RETRIES = 10
 def connect_redis(url: str, *, retries: int = 3) -> aioredis.Redis:
     """A client that reconnects after a server restart (from_url has no retries by default)."""
     scheme = url.partition("://")[0].lower()
+    # One process talks to one deployment: the key layout follows it (keys.py, partitions).
+    keys.use_partitions(keys.CLUSTER_PARTITIONS if scheme == CLUSTER else 1)
     if scheme == SENTINEL:
         return _sentinel_master(parse_target(url), max(retries, SENTINEL_RETRIES))
     if scheme == CLUSTER:
-        raise ValueError(f"{CLUSTER}:// is not supported yet: use a Sentinel set or one Redis")
+        return _cluster(parse_target(url), retries)
     pool = aioredis.BlockingConnectionPool.from_url(url, **_options(retries))
     # from_pool hands the pool to the client, so aclose() also closes its connections.
     return aioredis.Redis.from_pool(pool)
@@ -122,3 +126,26 @@ def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
         **_options(retries),
     )
     return client
+
+
+# Per node: every partition's blocked XREADGROUP holds a connection on its node, and a
+# cluster node's pool raises (does not wait) when full, so it gets room to spare.
+CLUSTER_MAX_CONNECTIONS = 2 * MAX_CONNECTIONS
+
+
+def _cluster(target: RedisTarget, retries: int) -> aioredis.Redis:
+    """A Redis Cluster client: it routes each command (and script) by its keys' slot.
+
+    Typed as `Redis`: RedisCluster has the same command methods the stores call, and every
+    key a script, transaction or multi-key command touches shares one slot (keys.py)."""
+    options = _options(retries)
+    for single_node_only in ("timeout", "max_connections"):
+        options.pop(single_node_only)
+    client = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
+        password=target.password,
+        ssl=target.tls,
+        max_connections=CLUSTER_MAX_CONNECTIONS,
+        **options,
+    )
+    return cast(aioredis.Redis, client)

@@ -80,7 +80,7 @@ class DeadLetters:
         """Parked deliveries older than `before`, newest first."""
         return await scan_back(
             self._redis,
-            keys.DEAD_DELIVERIES_STREAM,
+            keys.dead_deliveries_stream(),
             decode,
             before=before,
             limit=limit,
@@ -91,7 +91,7 @@ class DeadLetters:
         """The parked delivery `entry_id`, or None when there is no such (readable) entry."""
         if not is_stream_id(entry_id):
             return None
-        rows: Any = await self._redis.xrange(keys.DEAD_DELIVERIES_STREAM, entry_id, entry_id)
+        rows: Any = await self._redis.xrange(keys.dead_deliveries_stream(), entry_id, entry_id)
         if not rows:
             return None
         found_id, fields = rows[0]
@@ -99,14 +99,23 @@ class DeadLetters:
 
     async def replay(self, dead: DeadDelivery) -> str | None:
         """Queue `dead` for delivery again; the new entry id, or None if already replayed."""
+        fields = [DELIVERY_FIRING, dead.raw_firing, DELIVERY_RECEIVER, dead.receiver]
+        stream = keys.deliveries_stream(keys.partition(dead.firing.job.key))
+        if keys.clustered():
+            return await self._replay_across_slots(dead.entry_id, stream, fields)
         new_id = await self._replay(
-            keys=[keys.DEAD_DELIVERIES_STREAM, keys.DELIVERIES_STREAM],
-            args=[
-                dead.entry_id,
-                DELIVERY_FIRING,
-                dead.raw_firing,
-                DELIVERY_RECEIVER,
-                dead.receiver,
-            ],
+            keys=[keys.dead_deliveries_stream(), stream], args=[dead.entry_id, *fields]
         )
         return str(new_id) if new_id else None
+
+    async def _replay_across_slots(
+        self, entry_id: str, stream: str, fields: list[str]
+    ) -> str | None:
+        """The cluster's replay: the dead letters and the partition's stream are two slots.
+
+        Request first, then XDEL: a crash in between leaves the entry to replay again, and
+        a second request for a delivery already queued is a no-op at admission (its record
+        says `queued`), so nothing is lost and nothing is sent twice."""
+        new_id = await self._redis.xadd(stream, dict(zip(fields[::2], fields[1::2], strict=True)))
+        deleted = await self._redis.xdel(keys.dead_deliveries_stream(), entry_id)
+        return str(new_id) if deleted else None

@@ -27,11 +27,8 @@ from service.store import dead_letters, keys
 from service.store.scripts import Scripts
 
 GROUP = "deliveries"
+# The single-Redis prefix of the receiver queues (keys.delivery_queue), for scans there.
 QUEUE_PREFIX = "ftwatch:deliveries:queue:"
-RECORD_PREFIX = "ftwatch:delivery:"
-# Requests the consumer could not even hand to the admission (a bug, not bad input: bad
-# input is logged and dropped). Kept apart so the API's dead-letter list stays readable.
-POISON_STREAM = "ftwatch:deliveries:poison"
 # Finished records are the idempotency window: far beyond any redelivery or replay race.
 RECORD_TTL_SECONDS = 7 * 24 * 3600
 DEAD_MAXLEN = 100_000
@@ -42,11 +39,11 @@ Verdict = Literal["retry", "delivered", "dead"]
 
 def queue_key(receiver: str) -> str:
     """The zset of one receiver's pending deliveries (receiver names are [A-Za-z0-9_.-])."""
-    return f"{QUEUE_PREFIX}{receiver}"
+    return keys.delivery_queue(receiver)
 
 
 def record_key(delivery_id: str) -> str:
-    return f"{RECORD_PREFIX}{delivery_id}"
+    return keys.delivery_record(delivery_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +74,25 @@ class DeliveryStore:
         self._scripts = scripts
 
     async def admit(
-        self, entry_id: str, delivery_id: str, receiver: str, firing_json: str, now_ms: int
+        self,
+        entry_id: str,
+        delivery_id: str,
+        receiver: str,
+        firing_json: str,
+        now_ms: int,
+        *,
+        partition: int = 0,
     ) -> Admission:
-        """Queue a request due now and acknowledge its stream entry, atomically."""
+        """Queue a request due now and acknowledge its entry (of `partition`'s stream),
+        atomically on one Redis; on a cluster acknowledged after (admit_delivery.lua)."""
+        stream = keys.deliveries_stream(partition)
+        same_slot = [] if keys.clustered() else [stream]
         state = await self._scripts.admit_delivery(
-            keys=[record_key(delivery_id), queue_key(receiver), keys.DELIVERIES_STREAM],
+            keys=[record_key(delivery_id), queue_key(receiver), *same_slot],
             args=[GROUP, entry_id, delivery_id, receiver, firing_json, now_ms],
         )
+        if not same_slot:
+            await self._redis.xack(stream, GROUP, entry_id)
         admission: Admission = str(state)  # type: ignore[assignment]
         return admission
 
@@ -91,9 +100,12 @@ class DeliveryStore:
         self, receiver: str, limit: int, now_ms: int, lease_ms: int, token: str
     ) -> tuple[list[Claimed], int | None]:
         """Up to `limit` due deliveries, leased to `token`, and when the next one is due."""
+        queue = queue_key(receiver)
+        due: Any = await self._redis.zrangebyscore(queue, "-inf", now_ms, 0, limit)
+        ids = [str(d) for d in due]
         reply: list[Any] = await self._scripts.claim_deliveries(
-            keys=[queue_key(receiver)],
-            args=[now_ms, limit, now_ms + lease_ms, token, RECORD_PREFIX],
+            keys=[queue, *(record_key(d) for d in ids)],
+            args=[now_ms, now_ms + lease_ms, token, *ids],
         )
         head = str(reply[0])
         rows = reply[1:]
@@ -106,7 +118,7 @@ class DeliveryStore:
     async def finish(self, receiver: str, delivery_id: str, token: str, outcome: Outcome) -> bool:
         """Record an attempt's outcome; False when the lease was lost (then nothing changed)."""
         done = await self._scripts.finish_delivery(
-            keys=[record_key(delivery_id), queue_key(receiver), keys.DEAD_DELIVERIES_STREAM],
+            keys=[record_key(delivery_id), queue_key(receiver), keys.dead_deliveries_stream()],
             args=[
                 delivery_id,
                 token,
@@ -121,16 +133,20 @@ class DeliveryStore:
         )
         return bool(done)
 
-    async def park(self, entry_id: str, dead_json: str) -> None:
-        """Dead-letter a request that cannot be attempted at all, acknowledging its entry."""
+    async def park(self, entry_id: str, dead_json: str, *, partition: int = 0) -> None:
+        """Dead-letter a request that cannot be attempted at all, acknowledging its entry.
+
+        One transaction on one Redis; on a cluster (two slots) parked, then acknowledged:
+        a crash in between parks it twice, it is never lost."""
+        fields: Any = {dead_letters.FIELD: dead_json}
+        dead, stream = keys.dead_deliveries_stream(), keys.deliveries_stream(partition)
+        if keys.clustered():
+            await self._redis.xadd(dead, fields, maxlen=DEAD_MAXLEN, approximate=True)
+            await self._redis.xack(stream, GROUP, entry_id)
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                keys.DEAD_DELIVERIES_STREAM,
-                {dead_letters.FIELD: dead_json},
-                maxlen=DEAD_MAXLEN,
-                approximate=True,
-            )
-            pipe.xack(keys.DELIVERIES_STREAM, GROUP, entry_id)
+            pipe.xadd(dead, fields, maxlen=DEAD_MAXLEN, approximate=True)
+            pipe.xack(stream, GROUP, entry_id)
             await pipe.execute()
 
     async def outcomes(self, firing_id: str) -> dict[str, str]:
@@ -145,4 +161,4 @@ class DeliveryStore:
 
     async def dead_count(self) -> int:
         """Entries in the dead-letter stream (the dead-letter gauge)."""
-        return int(await self._redis.xlen(keys.DEAD_DELIVERIES_STREAM))
+        return int(await self._redis.xlen(keys.dead_deliveries_stream()))

@@ -67,7 +67,8 @@ class Effects:
         about the job came after it, and applying it now would undo that one.
         """
         reply: Any = await self._claim(
-            keys=[keys.effect(effect_key), keys.job_actions(job_id)], args=[EFFECT_TTL_SECONDS]
+            keys=[keys.effect(effect_key, job_id), keys.job_actions(job_id)],
+            args=[EFFECT_TTL_SECONDS],
         )
         previous, latest = str(reply[0]), int(reply[1])
         if not previous:
@@ -76,22 +77,29 @@ class Effects:
         later = previous.startswith(_STARTED) and number.isdigit() and latest > int(number)
         return Claim(previous, superseded=later)
 
-    async def finish(self, effect_key: str, outcome: str) -> None:
-        await self._redis.set(keys.effect(effect_key), f"done:{outcome}", ex=EFFECT_TTL_SECONDS)
+    async def finish(self, effect_key: str, job_id: str, outcome: str) -> None:
+        key = keys.effect(effect_key, job_id)
+        await self._redis.set(key, f"done:{outcome}", ex=EFFECT_TTL_SECONDS)
 
     async def enqueue(self, task: ActionTask) -> None:
-        await self._redis.xadd(keys.ACTION_QUEUE, {"t": task.model_dump_json()})
+        queue = keys.action_queue(keys.partition(task.firing.job.key))
+        await self._redis.xadd(queue, {"t": task.model_dump_json()})
 
     async def delay(self, task: ActionTask, due_ms: int) -> None:
         """Schedule `task` for `due_ms` (epoch ms); the same task again only moves its time."""
-        await self._redis.zadd(keys.DELAYED, {task.model_dump_json(): due_ms})
+        delayed = keys.delayed(keys.partition(task.firing.job.key))
+        await self._redis.zadd(delayed, {task.model_dump_json(): due_ms})
 
     async def move_due(self, now_ms: int, limit: int = 100) -> int:
         """Move delayed actions whose time has come onto the queue; returns how many."""
-        moved = await self._scripts.move_due(
-            keys=[keys.DELAYED, keys.ACTION_QUEUE], args=[now_ms, limit]
-        )
-        return int(moved)
+        moved = 0
+        for p in keys.partitions():  # a partition's delayed set feeds its own queue: one slot
+            moved += int(
+                await self._scripts.move_due(
+                    keys=[keys.delayed(p), keys.action_queue(p)], args=[now_ms, limit]
+                )
+            )
+        return moved
 
     async def record(self, firing: Firing) -> None:
         """Append a firing to the audit log `ftwatch:actions` (a manual action's)."""
@@ -109,5 +117,6 @@ class Effects:
             pipe.expire(key, OUTCOME_TTL_SECONDS)
             await pipe.execute()
 
-    async def deliver(self, receiver: str, firing_json: str) -> None:
-        await self._redis.xadd(keys.DELIVERIES_STREAM, {"r": receiver, "f": firing_json})
+    async def deliver(self, job_id: str, receiver: str, firing_json: str) -> None:
+        stream = keys.deliveries_stream(keys.partition(job_id))
+        await self._redis.xadd(stream, {"r": receiver, "f": firing_json})

@@ -47,10 +47,13 @@ async def poll_plans(
     if not job_ids:
         return []
     async with client.pipeline(transaction=False) as pipe:
-        pipe.zmscore(keys.SCHEDULE, list(job_ids))
+        # ZSCORE per job, not one ZMSCORE: on a cluster the jobs' schedules are partitions'.
+        for job_id in job_ids:
+            pipe.zscore(keys.schedule(keys.partition(job_id)), job_id)
         for job_id in job_ids:
             pipe.hget(keys.job(job_id), CADENCE_FIELD)
-        scores, *states = await pipe.execute()
+        replies = await pipe.execute()
+    scores, states = replies[: len(job_ids)], replies[len(job_ids) :]
     return [
         (None if score is None else score / 1000, cadence.decode(state).expect_at)
         for score, state in zip(scores, states, strict=True)
@@ -82,7 +85,7 @@ async def job_events(
     """The job's (by key) events on `ftwatch:events`, newest first, scanning at most `max_scan`."""
     return await scan_back(
         client,
-        keys.EVENTS_STREAM,
+        keys.events_stream(keys.partition(key)),
         _event_parser(key),
         before=before,
         limit=limit,

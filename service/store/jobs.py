@@ -150,12 +150,17 @@ class JobStore:
             args += [event.event_id, event.model_dump_json()]
         args.append(key)
         added = await self._scripts.append_events(
-            keys=[keys.EVENTS_STREAM, keys.seen(key), keys.job(key), keys.lease(key)],
+            keys=[
+                keys.events_stream(keys.partition(key)),
+                keys.seen(key),
+                keys.job(key),
+                keys.lease(key),
+            ],
             args=args,
         )
         if isinstance(added, int):
             raise LeaseLost(key)
-        await self._redis.sadd(keys.JOBS, key)
+        await self._redis.sadd(keys.jobs(keys.partition(key)), key)
         return [events[int(index)] for index in added]
 
     async def snapshots(self, job_keys: Sequence[str]) -> list[JobSnapshot]:
@@ -199,8 +204,11 @@ class JobStore:
         return [recorded(s) for s in found]
 
     async def all_job_keys(self) -> list[str]:
-        members: Any = await self._redis.smembers(keys.JOBS)
-        return sorted(members)
+        found: set[str] = set()
+        for p in keys.partitions():
+            members: Any = await self._redis.smembers(keys.jobs(p))
+            found |= {str(m) for m in members}
+        return sorted(found)
 
 
 def _int(value: str | None) -> int | None:

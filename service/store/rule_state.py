@@ -65,13 +65,16 @@ class RuleStateStore:
     ) -> list[StoredRules | None]:
         """Several jobs' states in one round trip; None where `held` (the version the
         caller holds, per job) is still the stored one."""
-        if not job_ids:
-            return []
-        replies: Any = await self._scripts.load_rules(
-            keys=[keys.rule_state(job_id) for job_id in job_ids],
-            args=[version or "" for version in held or [None] * len(job_ids)],
-        )
-        return [None if flat is None else _stored(_pairs(flat)) for flat in replies]
+        versions = dict(zip(job_ids, held or [None] * len(job_ids), strict=True))
+        loaded: dict[str, StoredRules | None] = {}
+        for ids in keys.by_partition(versions).values():  # one call per slot on a cluster
+            replies: Any = await self._scripts.load_rules(
+                keys=[keys.rule_state(job_id) for job_id in ids],
+                args=[versions[job_id] or "" for job_id in ids],
+            )
+            for job_id, flat in zip(ids, replies, strict=True):
+                loaded[job_id] = None if flat is None else _stored(_pairs(flat))
+        return [loaded[job_id] for job_id in job_ids]
 
     async def commit(self, job_id: str, version: str, commit: Commit) -> str | None:
         """Write `commit` if the state is still at `version`: the new version, or None
@@ -85,25 +88,33 @@ class RuleStateStore:
         Each job's commit is atomic and guarded on its own; one losing its race does not
         hold back the others.
         """
-        if not commits:
-            return []
         plans = [_plan(version, commit) for _, version, commit in commits]
-        written: Any = await self._scripts.commit_rules(
-            keys=[*_SHARED_KEYS, *(keys.rule_state(job_id) for job_id, _, _ in commits)],
-            args=[self._group, str(AUDIT_MAXLEN), json.dumps(plans)],
-        )
-        return [plan["next"] if done else None for plan, done in zip(plans, written, strict=True)]
+        indexes = {index: job_id for index, (job_id, _, _) in enumerate(commits)}
+        groups: dict[int, list[int]] = {}
+        for index, job_id in indexes.items():
+            groups.setdefault(keys.partition(job_id), []).append(index)
+        result: list[str | None] = [None] * len(commits)
+        for p, members in groups.items():  # one call per slot on a cluster
+            written: Any = await self._scripts.commit_rules(
+                keys=[*shared_keys(p), *(keys.rule_state(indexes[i]) for i in members)],
+                args=[self._group, str(AUDIT_MAXLEN), json.dumps([plans[i] for i in members])],
+            )
+            for i, done in zip(members, written, strict=True):
+                result[i] = plans[i]["next"] if done else None
+        return result
 
 
-# The keys every commit may write besides the jobs' state hashes (the script's KEYS 1-6).
-_SHARED_KEYS = (
-    keys.EVENTS_STREAM,
-    keys.ACTIONS_STREAM,
-    keys.ACTION_QUEUE,
-    keys.DELAYED,
-    keys.DELIVERIES_STREAM,
-    keys.DEAD_EVENTS_STREAM,
-)
+def shared_keys(p: int) -> tuple[str, ...]:
+    """The keys a commit of partition `p`'s jobs may write besides their state hashes (the
+    script's KEYS 1-6): the partition's streams, in one slot with its jobs' states."""
+    return (
+        keys.events_stream(p),
+        keys.actions_stream(p),
+        keys.action_queue(p),
+        keys.delayed(p),
+        keys.deliveries_stream(p),
+        keys.dead_events_stream(p),
+    )
 
 
 def next_version(version: str) -> str:

@@ -23,6 +23,7 @@ class Schedule:
         self._redis = client
         self._scripts = scripts
         self.owner = owner
+        self._turn = 0
 
     async def watch(self, job_ids: Sequence[str], *, due_ms: int | None = None) -> int:
         """Start watching jobs not yet watched (drained terminal jobs stay dropped)."""
@@ -33,14 +34,14 @@ class Schedule:
         return await self._call_watch(job_ids, "nudge", 0)
 
     async def _call_watch(self, job_ids: Sequence[str], mode: str, due_ms: int | None) -> int:
-        if not job_ids:
-            return 0
         due = now_ms() if due_ms is None else due_ms
-        prefix = keys.job("")
-        changed = await self._scripts.watch_jobs(
-            keys=[keys.SCHEDULE, keys.JOBS], args=[due, mode, prefix, *job_ids]
-        )
-        return int(changed)
+        changed = 0
+        for p, ids in keys.by_partition(job_ids).items():
+            changed += await self._scripts.watch_jobs(
+                keys=[keys.schedule(p), keys.jobs(p), *(keys.job(j) for j in ids)],
+                args=[due, mode, *ids],
+            )
+        return changed
 
     async def confirm_statuses(
         self, listed: Sequence[tuple[str, str, str]], *, keep_seconds: float = 90.0
@@ -51,44 +52,72 @@ class Schedule:
         a request to read the job itself; a job never polled keeps the listed job for
         `keep_seconds`, for its first poll. Returns the ids whose status changed.
         """
-        if not listed:
-            return []
         ttl_ms = max(1, int(keep_seconds * 1000))
-        args: list[str | int] = [now_ms(), keys.job(""), keys.LISTED_SUFFIX, ttl_ms]
-        for job_id, status, job_json in listed:
-            args += [job_id, status, job_json]
-        changed = await self._scripts.sweep_statuses(keys=[keys.SCHEDULE], args=args)
-        return [str(j) for j in changed]
+        rows = {job_id: (job_id, status, body) for job_id, status, body in listed}
+        changed: list[str] = []
+        for p, ids in keys.by_partition(list(rows)).items():
+            job_keys = [k for j in ids for k in (keys.job(j), keys.listed(j))]
+            args: list[str | int] = [now_ms(), ttl_ms, *(v for j in ids for v in rows[j])]
+            found = await self._scripts.sweep_statuses(
+                keys=[keys.schedule(p), *job_keys], args=args
+            )
+            changed += [str(j) for j in found]
+        return changed
 
     async def claim(self, limit: int, lease_seconds: float) -> tuple[list[str], int]:
         """Claim up to `limit` due jobs; returns them and the claim time (ms)."""
         at = now_ms()
+        claimed: list[str] = []
+        for p in self._partition_order():
+            if len(claimed) >= limit:
+                break
+            claimed += await self._claim(p, at, limit - len(claimed), lease_seconds)
+        return claimed, at
+
+    def _partition_order(self) -> list[int]:
+        # Start at a different partition each claim, so a small `limit` serves every one.
+        order = list(keys.partitions())
+        self._turn = (self._turn + 1) % len(order)
+        return order[self._turn :] + order[: self._turn]
+
+    async def _claim(self, p: int, at: int, limit: int, lease_seconds: float) -> list[str]:
+        """Read one partition's due jobs, then claim them in one script (which checks again)."""
+        due: Any = await self._redis.zrangebyscore(keys.schedule(p), "-inf", at, 0, limit)
+        if not due:
+            return []
+        ids = [str(j) for j in due]
         claimed = await self._scripts.claim_jobs(
-            keys=[keys.SCHEDULE],
-            args=[at, int(lease_seconds * 1000), self.owner, limit, keys.LEASE_PREFIX],
+            keys=[keys.schedule(p), *(keys.lease(j) for j in ids)],
+            args=[at, int(lease_seconds * 1000), self.owner, *ids],
         )
-        return [str(j) for j in claimed], at
+        return [str(j) for j in claimed]
 
     async def release(self, job_id: str, next_due_ms: int | None, claimed_at: int) -> bool:
         """Schedule the next poll (None: drop the drained terminal job) and free the lease."""
         released = await self._scripts.release_job(
-            keys=[keys.SCHEDULE, keys.lease(job_id), keys.job(job_id)],
+            keys=[keys.schedule(keys.partition(job_id)), keys.lease(job_id), keys.job(job_id)],
             args=[self.owner, job_id, "" if next_due_ms is None else next_due_ms, claimed_at],
         )
         return bool(released)
 
     async def next_due_ms(self) -> int | None:
         """When the earliest job falls due, or None when nothing is watched."""
-        first = await self._redis.zrange(keys.SCHEDULE, 0, 0, withscores=True)
-        return int(first[0][1]) if first else None
+        heads = []
+        for p in keys.partitions():
+            first = await self._redis.zrange(keys.schedule(p), 0, 0, withscores=True)
+            heads += [int(first[0][1])] if first else []
+        return min(heads) if heads else None
 
     async def watched_ids(self) -> list[str]:
         """Every job on the schedule (watched and not yet terminal)."""
-        members: Any = await self._redis.zrange(keys.SCHEDULE, 0, -1)
-        return [str(m) for m in members]
+        found: list[str] = []
+        for p in keys.partitions():
+            members: Any = await self._redis.zrange(keys.schedule(p), 0, -1)
+            found += [str(m) for m in members]
+        return found
 
     async def watched(self) -> int:
-        return int(await self._redis.zcard(keys.SCHEDULE))
+        return sum([int(await self._redis.zcard(keys.schedule(p))) for p in keys.partitions()])
 
     async def set_stretch(self, provider: str, factor: float, ttl_seconds: float) -> None:
         """Publish a provider's poll-delay factor (see cadence.provider_stretches)."""

@@ -8,7 +8,7 @@ hands back a cursor so the caller continues where it left off instead of timing 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -78,3 +78,38 @@ async def scan_back(
             page.next_cursor = None  # reached the oldest entry
             return page
     return page
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def scan_back_all(
+    client: aioredis.Redis,
+    streams: Sequence[str],
+    parse: Callable[[str, dict[str, str]], T | None],
+    *,
+    before: str | None,
+    limit: int,
+    max_scan: int,
+) -> ScanPage[T]:
+    """`scan_back` over the partitions of one stream (a cluster's), merged newest first.
+
+    Each partition is scanned on its own; the cursor is the newest point where one of them
+    stopped, so the next page misses nothing any partition left unread."""
+    if len(streams) == 1:
+        return await scan_back(
+            client, streams[0], parse, before=before, limit=limit, max_scan=max_scan
+        )
+    pages = [
+        await scan_back(client, s, parse, before=before, limit=limit, max_scan=max_scan)
+        for s in streams
+    ]
+    merged = sorted((i for p in pages for i in p.items), key=lambda i: _order(i[0]), reverse=True)
+    stops = [p.next_cursor for p in pages if p.next_cursor]
+    cut = max(stops, key=_order) if stops else None
+    kept = [i for i in merged if cut is None or _order(i[0]) >= _order(cut)]
+    if len(kept) > limit:
+        kept, cut = kept[:limit], kept[limit - 1][0]
+    return ScanPage(kept, cut, sum(p.scanned for p in pages))

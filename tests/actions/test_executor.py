@@ -110,7 +110,7 @@ async def test_a_crash_after_claiming_reconciles_instead_of_calling_twice(
 ) -> None:
     platform = sim[0]
     platform.pause(JOB)  # the call went through, then we crashed
-    await redis.set(keys.effect("fir_1:pause"), "started")
+    await redis.set(keys.effect("fir_1:pause", task().firing.job.key), "started")
     result = await executor.execute(task())
     assert result.outcome == "already"
     assert calls(platform) == ["pause"]  # only the one made before the crash
@@ -137,7 +137,9 @@ async def test_an_ingested_job_gets_a_decision_not_a_call(
     assert (decision.action, decision.rule, decision.best_step) == ("pause", "r", 4)
     assert decision.id in result.detail
     # Redelivered after a crash before it was marked done: the same decision, not a second.
-    await redis.delete(keys.effect(task(source="ingest").effect_key))
+    await redis.delete(
+        keys.effect(task(source="ingest").effect_key, task(source="ingest").firing.job.key)
+    )
     await executor.execute(task(source="ingest"))
     assert [d.id for d in await DecisionStore(redis).pending(f"ingest:{JOB}")] == [decision.id]
 

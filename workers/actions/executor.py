@@ -115,7 +115,7 @@ class ActionExecutor:
                 result = await self._apply(task, retrying=claim.previous is not None)
             await self._schedule_resume(task, result)
             checkpoint = await self._checkpoint(task) if result.outcome == "ok" else None
-            await self._effects.finish(task.effect_key, result.outcome)
+            await self._effects.finish(task.effect_key, task.firing.job.key, result.outcome)
             await self._record(task, result, checkpoint)
         return result
 
@@ -134,7 +134,7 @@ class ActionExecutor:
         result = ActionResult(
             action=task.action, outcome="failed", detail=str(error)[:500], at=self._clock()
         )
-        await self._effects.finish(task.effect_key, "failed")
+        await self._effects.finish(task.effect_key, task.firing.job.key, "failed")
         await self._record(task, result, None)
         return result
 
@@ -265,7 +265,7 @@ class ActionExecutor:
         )
         if failed:
             for receiver in task.notify:
-                await self._effects.deliver(receiver, record.model_dump_json())
+                await self._effects.deliver(task.firing.job.key, receiver, record.model_dump_json())
 
 
 def best_checkpoint(checkpoints: list[Checkpoint], best_step: int | None) -> str | None:

@@ -36,7 +36,7 @@ from service.metrics import Metrics
 from service.models.firing import Firing
 from service.store import keys
 from service.store.active_alerts import ActiveAlerts
-from service.store.deliveries import GROUP, POISON_STREAM, DeliveryStore
+from service.store.deliveries import GROUP, DeliveryStore
 from service.store.pace import Pace
 from service.store.scripts import Scripts
 from workers.notify.alertmanager import AlertmanagerSender, AlertResender, alert_senders
@@ -125,17 +125,22 @@ class DeliveryWorker:
         self._alerts = ActiveAlerts(client, resend_seconds=self.config.alert_resend_seconds)
         self.lanes = self._lanes(session, rules, secrets_of(rules, environ), runner)
         self.resender = AlertResender(alert_senders(self.lanes), self._alerts, clock=clock)
-        self.consumer = StreamConsumer(
-            client,
-            GroupConfig(
-                keys.DELIVERIES_STREAM,
-                GROUP,
-                consumer,
-                POISON_STREAM,
-                claim_idle_ms=self.config.claim_idle_ms,
-            ),
-            one_by_one(self.handle),
-        )
+        # One reader per partition's stream (one on one Redis): a cluster reads a slot at a time.
+        self.consumers = [
+            StreamConsumer(
+                client,
+                GroupConfig(
+                    keys.deliveries_stream(p),
+                    GROUP,
+                    consumer,
+                    keys.poison_stream(p),
+                    claim_idle_ms=self.config.claim_idle_ms,
+                ),
+                one_by_one(functools.partial(self.handle, partition=p)),
+            )
+            for p in keys.partitions()
+        ]
+        self.consumer = self.consumers[0]
 
     def _lanes(
         self,
@@ -184,12 +189,14 @@ class DeliveryWorker:
     def loops(self, stop: asyncio.Event) -> dict[str, LoopFactory]:
         """Admission, the gauges and one loop per lane, by name, for a Supervisor."""
         loops: dict[str, LoopFactory] = {
-            "deliveries-admission": lambda: self.consumer.run(stop),
             "deliveries-wake": lambda: self._wake_on_stop(stop),
             "deliveries-dead-gauge": lambda: self._report_dead(stop),
-            "deliveries-pending": lambda: report_pending([self.consumer], self._metrics, stop),
+            "deliveries-pending": lambda: report_pending(self.consumers, self._metrics, stop),
             "alerts-resend": lambda: self.resender.run(stop),
         }
+        for p, consumer in enumerate(self.consumers):
+            name = "deliveries-admission" + (f":{p}" if p else "")
+            loops[name] = functools.partial(consumer.run, stop)
         for name, lane in self.lanes.items():
             # Receiver names come from the rules file: a small, bounded label set.
             loops[f"delivery-lane:{name}"] = functools.partial(lane.run, stop)
@@ -205,8 +212,10 @@ class DeliveryWorker:
             supervisor.start(name, factory)
         await supervisor.wait()
 
-    async def handle(self, entry_id: str, fields: Fields, deliveries: int) -> Disposition:
-        """Consumer handler: admission acknowledges the entry itself, atomically."""
+    async def handle(
+        self, entry_id: str, fields: Fields, deliveries: int, *, partition: int = 0
+    ) -> Disposition:
+        """Consumer handler (of `partition`'s stream): admission acknowledges the entry itself."""
         receiver = fields.get("r", "")
         try:
             firing = Firing.model_validate_json(fields.get("f", ""))
@@ -221,14 +230,15 @@ class DeliveryWorker:
             return Disposition.DONE
         lane = self.lanes.get(receiver)
         if lane is None:
-            await self._park_unknown(entry_id, receiver, firing, fields.get("f", ""))
+            await self._park_unknown(entry_id, receiver, firing, fields.get("f", ""), partition)
             return Disposition.DONE
         if not wants(lane.sender.format, firing.resolved):
             self._metrics.webhook_deliveries.labels(receiver, "skipped").inc()
             return Disposition.DONE
         message_id = delivery_id(firing, receiver)
+        now = int(self._clock() * 1000)
         admitted = await self._store.admit(
-            entry_id, message_id, receiver, fields["f"], int(self._clock() * 1000)
+            entry_id, message_id, receiver, fields["f"], now, partition=partition
         )
         if admitted == "new":
             lane.wake()
@@ -244,7 +254,7 @@ class DeliveryWorker:
         return Disposition.DONE
 
     async def _park_unknown(
-        self, entry_id: str, receiver: str, firing: Firing, firing_json: str
+        self, entry_id: str, receiver: str, firing: Firing, firing_json: str, partition: int
     ) -> None:
         reason = f"receiver {receiver!r} is not declared in the rules file"
         record = dead_letter_json(
@@ -255,7 +265,7 @@ class DeliveryWorker:
             reason=reason,
             since=self._clock(),
         )
-        await self._store.park(entry_id, record)
+        await self._store.park(entry_id, record, partition=partition)
         # The name came from a rules file once; unknown ones are rare and bounded by it.
         self._metrics.webhook_deliveries.labels(receiver, "dead").inc()
         log.error(

@@ -35,14 +35,16 @@ class BackPressure:
         bound: int,
         *,
         group: str,
-        stream: str = keys.EVENTS_STREAM,
+        stream: str | None = None,
         check_seconds: float = CHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._scripts = scripts
         self.bound = bound
         self._group = group
-        self._stream = stream
+        # Every partition's events stream (one on one Redis); their backlogs add up.
+        self._streams = [stream] if stream else [keys.events_stream(p) for p in keys.partitions()]
+        self._stream = self._streams[0] if len(self._streams) == 1 else keys.events_stream(0) + "*"
         self._check = check_seconds
         self._clock = clock
         self._next = float("-inf")
@@ -56,17 +58,22 @@ class BackPressure:
         if self._clock() < self._next:
             return self.active
         self._next = self._clock() + self._check
-        backlog = await stream_backlog(
-            self._scripts, self._stream, self._group, limit=self.bound + 1
-        )
-        self.last_backlog = backlog.entries
-        if not self.active and backlog.entries > self.bound:
+        entries = 0
+        for stream in self._streams:
+            backlog = await stream_backlog(
+                self._scripts, stream, self._group, limit=self.bound + 1 - entries
+            )
+            entries += backlog.entries
+            if entries > self.bound:
+                break
+        self.last_backlog = entries
+        if not self.active and entries > self.bound:
             self.active, self._since = True, self._clock()
             log.warning(
                 "backpressure_started",
                 stream=self._stream,
                 group=self._group,
-                backlog=backlog.entries,
+                backlog=entries,
                 bound=self.bound,
                 hint="rule workers are behind; polling pauses until they catch up",
             )
@@ -75,7 +82,7 @@ class BackPressure:
             log.info(
                 "backpressure_ended",
                 stream=self._stream,
-                backlog=backlog.entries,
+                backlog=entries,
                 after_seconds=round(self._clock() - self._since, 1),
             )
         return self.active
