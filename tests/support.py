@@ -165,9 +165,17 @@ async def xrange(redis: aioredis.Redis, stream: str) -> list[StreamEntry]:
     return entries(await redis.xrange(stream))
 
 
+async def every_partition(redis: aioredis.Redis, stream: Callable[[int], str]) -> list[StreamEntry]:
+    """The entries of a partitioned stream (one stream on one Redis), in entry id order."""
+    found = [e for p in keys.partitions() for e in await xrange(redis, stream(p))]
+    return sorted(found, key=lambda e: tuple(int(part) for part in e[0].split("-")))
+
+
 async def audit_log(redis: aioredis.Redis) -> list[AuditItem]:
-    """Every entry of the audit log `ftwatch:actions`, oldest first: firings and actions."""
-    items = [audit.decode(fields) for _, fields in await xrange(redis, keys.ACTIONS_STREAM)]
+    """Every entry of the audit log `ftwatch:actions` (every partition's on a cluster),
+    oldest first: firings and actions."""
+    rows = await every_partition(redis, keys.actions_stream)
+    items = [audit.decode(fields) for _, fields in rows]
     return [item for item in items if item is not None]
 
 

@@ -23,10 +23,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-DUE = "ftwatch:alerts:due"
-RECORD = "ftwatch:alerts:record"
-STATE = "ftwatch:alerts:state"
-_KEYS = [DUE, RECORD, STATE]
+from service.store import keys
+
+
+def _keys() -> list[str]:
+    """The three keys every alert script touches (one slot on a cluster: keys.py)."""
+    return [keys.alerts_due(), keys.alerts_record(), keys.alerts_state()]
+
 
 # ARGV: member, firing_id, record, due ms. 0: that firing was resolved already.
 _ACTIVATE = """
@@ -136,12 +139,12 @@ class ActiveAlerts:
     async def activate(self, alert: ActiveAlert, now: float) -> bool:
         """Keep a firing alert; False when that firing was resolved already (do not post)."""
         args: list[str | int] = [alert.member, alert.firing_id, _record(alert), self._next(now)]
-        return bool(await self._activate(keys=_KEYS, args=args))
+        return bool(await self._activate(keys=_keys(), args=args))
 
     async def resolve(self, alert: ActiveAlert, now: float) -> ActiveAlert | None:
         """The resolve to post, with the kept alert's labels and `startsAt`; None when
         another episode holds the label set (posting would resolve that one)."""
-        raw = await self._redis.hget(RECORD, alert.member)
+        raw = await self._redis.hget(keys.alerts_record(), alert.member)
         kept = _parse(alert.member, str(raw)) if raw is not None else None
         if kept is not None and kept.firing_id == alert.firing_id:
             merged = {**kept.alert, "annotations": alert.alert.get("annotations", {})}
@@ -151,21 +154,23 @@ class ActiveAlerts:
         keep_until = int((now + self._keep) * 1000)
         record = _record(alert)
         args: list[str | int] = [alert.member, alert.firing_id, record, self._next(now), keep_until]
-        return alert if await self._resolve(keys=_KEYS, args=args) else None
+        return alert if await self._resolve(keys=_keys(), args=args) else None
 
     async def claim_due(self, now: float, limit: int) -> list[ActiveAlert]:
         """Up to `limit` entries due for a re-send, each moved a re-send interval ahead."""
         reply: list[Any] = await self._claim(
-            keys=_KEYS, args=[int(now * 1000), self._next(now), limit]
+            keys=_keys(), args=[int(now * 1000), self._next(now), limit]
         )
         parsed = (_parse(str(reply[i]), str(reply[i + 1])) for i in range(0, len(reply), 2))
         return [alert for alert in parsed if alert is not None]
 
     async def forget(self, alert: ActiveAlert) -> bool:
         """Stop re-sending `alert` (Alertmanager refuses it), unless another episode took over."""
-        return bool(await self._drop(keys=_KEYS, args=[alert.member, alert.firing_id]))
+        return bool(await self._drop(keys=_keys(), args=[alert.member, alert.firing_id]))
 
     async def retry_at(self, alerts: list[ActiveAlert], at: float) -> None:
         """Re-send these sooner than the cadence (Alertmanager was unreachable)."""
         if alerts:
-            await self._redis.zadd(DUE, {a.member: int(at * 1000) for a in alerts}, xx=True)
+            await self._redis.zadd(
+                keys.alerts_due(), {a.member: int(at * 1000) for a in alerts}, xx=True
+            )

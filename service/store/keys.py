@@ -7,7 +7,7 @@ Partitions (Redis Cluster, `redis+cluster://`). A script or transaction may only
 keys of one hash slot, and the scripts write a job's keys together with the shared
 streams and schedules (append_events: the events stream; commit_rules: the actions,
 action queue, delayed, deliveries and dead events). So the shared streams and schedules
-are split into P partitions, each with a hash tag of its own (`{p3}`); a job belongs to
+are split into P partitions, each with a hash tag of its own (`{p3.n}`, see `tag`); a job belongs to
 partition crc32(job key) % P and every per-job key carries its partition's tag, so each
 script touches one slot, and the jobs' data spreads over P slots (so over the nodes).
 The consumers read every partition (one consumer group reader per partition stream).
@@ -16,7 +16,8 @@ P = 16 (CLUSTER_PARTITIONS): enough for a cluster of up to 16 masters to share t
 (3 streams x 16) stays well inside a node's connection pool.
 
 Delivery state (receiver queues, delivery records, the dead deliveries) is per firing,
-not per event: it shares one tag, `{deliveries}`, so a delivery's scripts stay atomic.
+not per event: it shares one tag, `{deliveries}`, so a delivery's scripts stay atomic;
+the active alerts (re-sent Alertmanager alerts) likewise share `{alerts}`.
 Global single-key things (request budgets, leases of discovery, pace slots, effects'
 records) need no tag: a single-key command or script is always one slot.
 
@@ -27,8 +28,11 @@ deployment): `connect_redis` sets it through `use_partitions`.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterable
+
+from redis.crc import key_slot
 
 CLUSTER_PARTITIONS = 16
 _layout = {"partitions": 1}
@@ -63,15 +67,27 @@ def by_partition(job_ids: Iterable[str]) -> dict[int, list[str]]:
     return groups
 
 
+@functools.cache
+def tag(p: int) -> str:
+    """Partition p's hash tag: `p<p>.<n>`, n the first whose slot is in the p-th 1/P of the
+    slot range, so the partitions spread evenly over masters that split the slots evenly
+    (plain `p0`…`p15` put 7 of 16 on one of three masters)."""
+    count, slots = CLUSTER_PARTITIONS, 16384
+    lower, upper = p * slots // count, (p + 1) * slots // count
+    return next(
+        f"p{p}.{n}" for n in range(1_000_000) if lower <= key_slot(f"p{p}.{n}".encode()) < upper
+    )
+
+
 def _shared(p: int, name: str) -> str:
-    """A partition's copy of a shared stream or schedule: `ftwatch:{p3}:<name>` on a cluster."""
-    return f"ftwatch:{name}" if not clustered() else f"ftwatch:{{p{p}}}:{name}"
+    """A partition's copy of a shared stream or schedule: `ftwatch:{p3.n}:<name>` on a cluster."""
+    return f"ftwatch:{name}" if not clustered() else f"ftwatch:{{{tag(p)}}}:{name}"
 
 
 def _of_job(job: str, name: str) -> str:
     """A per-job key, tagged with the job's partition on a cluster (the tag comes first,
     so braces in a job id cannot become the tag)."""
-    return f"ftwatch:{name}" if not clustered() else f"ftwatch:{{p{partition(job)}}}:{name}"
+    return f"ftwatch:{name}" if not clustered() else f"ftwatch:{{{tag(partition(job))}}}:{name}"
 
 
 def _delivery(name: str) -> str:
@@ -134,6 +150,23 @@ def delivery_queue(receiver: str) -> str:
 
 def delivery_record(delivery_id: str) -> str:
     return _delivery(f"delivery:{delivery_id}")
+
+
+def _alerts(name: str) -> str:
+    return f"ftwatch:alerts:{name}" if not clustered() else f"ftwatch:{{alerts}}:alerts:{name}"
+
+
+def alerts_due() -> str:
+    """Zset of active alerts by when each is next re-sent (service/store/active_alerts.py)."""
+    return _alerts("due")
+
+
+def alerts_record() -> str:
+    return _alerts("record")
+
+
+def alerts_state() -> str:
+    return _alerts("state")
 
 
 # The single-Redis names (P = 1), for readers that only ever run on one Redis (the demo,

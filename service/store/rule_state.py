@@ -65,16 +65,16 @@ class RuleStateStore:
     ) -> list[StoredRules | None]:
         """Several jobs' states in one round trip; None where `held` (the version the
         caller holds, per job) is still the stored one."""
-        versions = dict(zip(job_ids, held or [None] * len(job_ids), strict=True))
-        loaded: dict[str, StoredRules | None] = {}
-        for ids in keys.by_partition(versions).values():  # one call per slot on a cluster
+        versions = held or [None] * len(job_ids)
+        loaded: list[StoredRules | None] = [None] * len(job_ids)
+        for members in _by_partition(job_ids).values():  # one call per slot on a cluster
             replies: Any = await self._scripts.load_rules(
-                keys=[keys.rule_state(job_id) for job_id in ids],
-                args=[versions[job_id] or "" for job_id in ids],
+                keys=[keys.rule_state(job_ids[i]) for i in members],
+                args=[versions[i] or "" for i in members],
             )
-            for job_id, flat in zip(ids, replies, strict=True):
-                loaded[job_id] = None if flat is None else _stored(_pairs(flat))
-        return [loaded[job_id] for job_id in job_ids]
+            for i, flat in zip(members, replies, strict=True):
+                loaded[i] = None if flat is None else _stored(_pairs(flat))
+        return loaded
 
     async def commit(self, job_id: str, version: str, commit: Commit) -> str | None:
         """Write `commit` if the state is still at `version`: the new version, or None
@@ -89,19 +89,24 @@ class RuleStateStore:
         hold back the others.
         """
         plans = [_plan(version, commit) for _, version, commit in commits]
-        indexes = {index: job_id for index, (job_id, _, _) in enumerate(commits)}
-        groups: dict[int, list[int]] = {}
-        for index, job_id in indexes.items():
-            groups.setdefault(keys.partition(job_id), []).append(index)
+        job_ids = [job_id for job_id, _, _ in commits]
         result: list[str | None] = [None] * len(commits)
-        for p, members in groups.items():  # one call per slot on a cluster
+        for p, members in _by_partition(job_ids).items():  # one call per slot on a cluster
             written: Any = await self._scripts.commit_rules(
-                keys=[*shared_keys(p), *(keys.rule_state(indexes[i]) for i in members)],
+                keys=[*shared_keys(p), *(keys.rule_state(job_ids[i]) for i in members)],
                 args=[self._group, str(AUDIT_MAXLEN), json.dumps([plans[i] for i in members])],
             )
             for i, done in zip(members, written, strict=True):
                 result[i] = plans[i]["next"] if done else None
         return result
+
+
+def _by_partition(job_ids: Sequence[str]) -> dict[int, list[int]]:
+    """The positions of the jobs, grouped by partition (one group on one Redis)."""
+    groups: dict[int, list[int]] = {}
+    for index, job_id in enumerate(job_ids):
+        groups.setdefault(keys.partition(job_id), []).append(index)
+    return groups
 
 
 def shared_keys(p: int) -> tuple[str, ...]:

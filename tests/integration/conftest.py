@@ -24,10 +24,10 @@ from simulator.scenario import JobSpec, Scenario
 from tests.support import (
     FtwatchProcess,
     RedisServer,
+    every_partition,
     recorded_actions,
     recorded_firings,
     served,
-    xrange,
 )
 from workers.rules.loading import parse_rules_text
 
@@ -156,7 +156,7 @@ async def manual_sim(sim_jobs: list[JobSpec]) -> AsyncIterator[ManualSim]:
 
 async def stream_ids(redis: aioredis.Redis, job_id: str) -> list[str]:
     """The upstream event ids of a job in `ftwatch:events`, in stream order."""
-    entries = await xrange(redis, keys.EVENTS_STREAM)
+    entries = await every_partition(redis, keys.events_stream)
     events = [NormalizedEvent.model_validate_json(fields["e"]) for _, fields in entries]
     return [e.event_id for e in events if e.job_id == job_id and e.type != "status"]
 
