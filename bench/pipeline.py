@@ -7,9 +7,11 @@ Measured in one run, on one private redis-server:
 - rule evaluation alone: the default rules deciding the same events in memory, no Redis
   (the ceiling any worker reaches, whatever it saves on round trips);
 - ftwatch with 1 and with 2 `ftwatch run --role worker` processes, consuming a stream the
-  poller's own append script filled (rule state persisted in Redis per event).
+  poller's own append script filled (rule state persisted in Redis per event);
+- with `--cluster`, the same two on a three-master Redis Cluster (16 partitions, keys.py)
+  started beside the single server, in the same rounds (both without AOF).
 
-Run: python -m bench.pipeline [--jobs 150 --steps 400 --rounds 3]
+Run: python -m bench.pipeline [--jobs 150 --steps 400 --rounds 3 --cluster]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import json
 import statistics
 import sys
@@ -49,6 +52,7 @@ from service.store.scripts import Scripts
 from simulator.app import create_app as create_simulator
 from simulator.platform import Platform
 from simulator.presets import generate_scenario
+from tests.ha import cluster_set
 from tests.support import served
 from workers.rules.fold import job_entries
 from workers.rules.loading import default_rules
@@ -161,10 +165,14 @@ def raw_entries(per_job: dict[str, list[NormalizedEvent]]) -> list[dict[str, str
     return out
 
 
-async def _progress(client: aioredis.Redis, ids: list[str]) -> int:
-    """Entries of the stream the group has finished (delivered and acknowledged)."""
+async def _progress(client: aioredis.Redis, ids: dict[str, list[str]]) -> int:
+    """Entries the group has finished (delivered and acknowledged), over every partition."""
+    return sum([await _stream_progress(client, s, stream_ids) for s, stream_ids in ids.items()])
+
+
+async def _stream_progress(client: aioredis.Redis, stream: str, ids: list[str]) -> int:
     try:
-        groups: Any = await client.xinfo_groups(keys.EVENTS_STREAM)
+        groups: Any = await client.xinfo_groups(stream)
     except redis.ResponseError:
         return 0
     group = next((g for g in groups if g["name"] == GROUP), None)
@@ -179,9 +187,9 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def _measure(client: aioredis.Redis, ids: list[str], limit_s: float) -> float:
+async def _measure(client: aioredis.Redis, ids: dict[str, list[str]], limit_s: float) -> float:
     """Seconds from 10% to 90% done, scaled to the whole stream (startup excluded)."""
-    total = len(ids)
+    total = sum(len(i) for i in ids.values())
     marks: dict[float, float] = {}
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -203,13 +211,17 @@ async def ftwatch_run(
     workers: int,
     sim_url: str,
     logdir: Path,
+    *,
+    where: str = "",
 ) -> Result:
     """Fill the stream through the poller's append, then let `workers` processes drain it."""
-    client = connect_redis(url)
+    client = connect_redis(url)  # sets the key layout (partitions on a cluster)
     await client.flushdb()
     total = await append_all(client, per_job)
-    entries: Any = await client.xrange(keys.EVENTS_STREAM)
-    ids = [str(e[0]) for e in entries]
+    ids: dict[str, list[str]] = {}
+    for p in keys.partitions():
+        entries: Any = await client.xrange(keys.events_stream(p))
+        ids[keys.events_stream(p)] = [str(e[0]) for e in entries]
     env = {
         "FTWATCH_REDIS_URL": url,
         "OPENAI_BASE_URL": f"{sim_url}/v1",
@@ -222,7 +234,7 @@ async def ftwatch_run(
         seconds = await _measure(client, ids, limit_s=600)
         usage = await probe.stop()
     await client.aclose()
-    name = f"ftwatch, {workers} worker process{'es' if workers > 1 else ''}"
+    name = f"ftwatch{where}, {workers} worker process{'es' if workers > 1 else ''}"
     return Result(name, total, seconds, sum(u.cpu_s for u in usage))
 
 
@@ -231,12 +243,20 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=150)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
+    parser.add_argument("--cluster", action="store_true", help="also on a 3-master cluster")
     args = parser.parse_args(argv)
     per_job = fleet_events(args.jobs, args.steps)
     entries = raw_entries(per_job)
     platform = Platform(generate_scenario(args.jobs, 7, running_share=0.0, total_steps=args.steps))
     rounds: list[list[Result]] = []
-    with private_redis() as server, tempfile.TemporaryDirectory() as logdir:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(private_redis())
+        logdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        targets = [("", server.url)]
+        if args.cluster:
+            cluster = stack.enter_context(cluster_set(logdir / "cluster", appendonly=False))
+            await cluster.ready()
+            targets.append((" on a 3-master cluster", cluster.url))
         async with served(create_simulator(platform)) as sim_url:
             for _ in range(args.rounds):
                 results = [
@@ -244,10 +264,10 @@ async def main(argv: list[str] | None = None) -> int:
                     await async_raw_loop(server.url, entries),
                     evaluation_only(server.url, entries),
                 ]
-                for workers in (1, 2):
-                    results.append(
-                        await ftwatch_run(server.url, per_job, workers, sim_url, Path(logdir))
-                    )
+                for where, url in targets:
+                    for workers in (1, 2):
+                        run = await ftwatch_run(url, per_job, workers, sim_url, logdir, where=where)
+                        results.append(run)
                 rounds.append(results)
     print(report(rounds, len(entries)))
     return 0

@@ -168,7 +168,7 @@ class ClusterSet:
     """Three `redis-server --cluster-enabled yes` masters, slots split by `redis-cli --cluster
     create` (no replicas: the tests check routing and hash tags, not cluster failover)."""
 
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
+    def __init__(self, workdir: Path, masters: int = 3, *, appendonly: bool = True) -> None:
         self.nodes: list[RedisServer] = []
         for n in range(masters):
             node_dir = _mkdir(workdir / f"node{n}")
@@ -180,7 +180,7 @@ class ClusterSet:
                 "--cluster-node-timeout",
                 "5000",
             )
-            self.nodes.append(RedisServer(node_dir, extra=extra))
+            self.nodes.append(RedisServer(node_dir, appendonly=appendonly, extra=extra))
 
     @property
     def url(self) -> str:
@@ -226,9 +226,9 @@ class ClusterSet:
 
 
 @contextlib.contextmanager
-def cluster_set(workdir: Path) -> Iterator[ClusterSet]:
+def cluster_set(workdir: Path, *, appendonly: bool = True) -> Iterator[ClusterSet]:
     """A started three-master cluster, always stopped afterwards."""
-    cluster = ClusterSet(workdir)
+    cluster = ClusterSet(workdir, appendonly=appendonly)
     try:
         cluster.start()
         yield cluster
