@@ -179,6 +179,9 @@ class ClusterSet:
                 str(node_dir / "nodes.conf"),
                 "--cluster-node-timeout",
                 "5000",
+                # The bus port defaults to port + 10000: past 65535 for a high free port.
+                "--cluster-port",
+                str(free_port()),
             )
             self.nodes.append(RedisServer(node_dir, appendonly=appendonly, extra=extra))
 

@@ -115,7 +115,10 @@ class DeadLetters:
 
         Request first, then XDEL: a crash in between leaves the entry to replay again, and
         a second request for a delivery already queued is a no-op at admission (its record
-        says `queued`), so nothing is lost and nothing is sent twice."""
+        says `queued`), so nothing is lost and nothing is sent twice. An entry already gone
+        (replayed before) adds nothing."""
+        if not await self._redis.xrange(keys.dead_deliveries_stream(), entry_id, entry_id):
+            return None
         new_id = await self._redis.xadd(stream, dict(zip(fields[::2], fields[1::2], strict=True)))
         deleted = await self._redis.xdel(keys.dead_deliveries_stream(), entry_id)
         return str(new_id) if deleted else None
