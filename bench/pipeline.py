@@ -63,6 +63,7 @@ from workers.stream.consumer import Entry
 # The raw loops read (and write) as many entries per round trip as ftwatch's rules consumer.
 RAW_BATCH = RULES_BATCH
 GROUP = "rules"
+CLUSTER_ROW = " on a 3-master cluster"
 
 
 @dataclass
@@ -256,7 +257,7 @@ async def main(argv: list[str] | None = None) -> int:
         if args.cluster:
             cluster = stack.enter_context(cluster_set(logdir / "cluster", appendonly=False))
             await cluster.ready()
-            targets.append((" on a 3-master cluster", cluster.url))
+            targets.append((CLUSTER_ROW, cluster.url))
         async with served(create_simulator(platform)) as sim_url:
             for _ in range(args.rounds):
                 results = [
@@ -296,8 +297,24 @@ def report(rounds: list[list[Result]], events: int) -> str:
             "",
             "target: one worker process sustains at least 40% of the raw loop (first row)",
             "CPU µs/event: ftwatch's include start-up and its idle loops",
+            *cluster_ratios(rounds),
         ]
     )
+
+
+def cluster_ratios(rounds: list[list[Result]]) -> list[str]:
+    """Each cluster row's rate over the same worker count's on the single Redis: the
+    median of each round's own ratio (the two ran minutes apart at most)."""
+    lines = []
+    names = [r.name for r in rounds[0]]
+    for index, name in enumerate(names):
+        single = name.replace(CLUSTER_ROW, "")
+        if CLUSTER_ROW not in name or single not in names:
+            continue
+        twin = names.index(single)
+        ratios = [results[index].rate / results[twin].rate for results in rounds]
+        lines.append(f"cluster / single Redis, {single}: {statistics.median(ratios):.0%}")
+    return ["", *lines] if lines else []
 
 
 if __name__ == "__main__":
