@@ -17,6 +17,8 @@ from redis.asyncio.cluster import RedisCluster
 from service.models.ident import job_key
 from service.settings import Settings
 from service.store import keys
+from service.store.deliveries import DeliveryStore
+from service.store.scripts import Scripts
 from tests.ha import ClusterSet, cluster_set
 from tests.integration.conftest import Pipeline, stream_ids
 from tests.integration.test_pipeline import (
@@ -26,6 +28,8 @@ from tests.integration.test_pipeline import (
     PLATEAU,
     assert_each_demo_job_handled_once,
 )
+from tests.support import eventually
+from workers.notify.delivery import delivery_id
 
 DEMO_JOBS = (PLATEAU, GRADER, HEALTHY, DIVERGES)
 
@@ -71,9 +75,21 @@ async def test_the_pipeline_runs_on_a_cluster_with_jobs_spread_over_its_nodes(
     # the pipeline before the jobs settled).
     assert await every_partition(pipeline.redis, keys.dead_events_stream) == []
     assert await every_partition(pipeline.redis, keys.dead_actions_stream) == []
+    # Every notification once: each firing's delivery to the log receiver is `delivered`
+    # (its record is the idempotency key of that notice), none left queued or parked.
+    await eventually(lambda: _all_delivered(pipeline), timeout=20, message="notices not sent")
+    assert await pipeline.redis.zcard(keys.delivery_queue("log")) == 0
+    assert await pipeline.redis.xlen(keys.dead_deliveries_stream()) == 0
     homes = {_home(pipeline, keys.job(job_key("openai", j))) for j in DEMO_JOBS}
     assert len(homes) > 1, "every job's keys on one node: the partitions do not spread"
     assert all(count > 0 for count in (await cluster.node_key_counts()).values())
+
+
+async def _all_delivered(pipeline: Pipeline) -> bool:
+    store = DeliveryStore(pipeline.redis, Scripts(pipeline.redis))
+    fired = [f for f in await pipeline.firings() if not f.actions[0].at]
+    states = [await store.state(delivery_id(f, "log")) for f in fired]
+    return len(fired) >= len(DEMO_JOBS) and all(s == "delivered" for s in states)
 
 
 def _home(pipeline: Pipeline, key: str) -> int:
