@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
@@ -168,7 +169,15 @@ class ClusterSet:
     """Three `redis-server --cluster-enabled yes` masters, slots split by `redis-cli --cluster
     create` (no replicas: the tests check routing and hash tags, not cluster failover)."""
 
-    def __init__(self, workdir: Path, masters: int = 3, *, appendonly: bool = True) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        masters: int = 3,
+        *,
+        appendonly: bool = True,
+        password: str | None = None,
+    ) -> None:
+        self.password = password
         self.nodes: list[RedisServer] = []
         for n in range(masters):
             node_dir = _mkdir(workdir / f"node{n}")
@@ -187,16 +196,31 @@ class ClusterSet:
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+cluster://{auth}" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     def start(self) -> None:
         for server in self.nodes:
             server.start()
+            if self.password:  # set after start: the start's PING check needs no password
+                with redis.Redis(port=server.port) as client:
+                    client.config_set("masterauth", self.password)
+                    client.config_set("requirepass", self.password)
         binary = shutil.which("redis-cli")
         assert binary, "redis-cli must be on PATH for the cluster tests"
         hosts = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
         subprocess.run(
-            [binary, "--cluster", "create", *hosts, "--cluster-replicas", "0", "--cluster-yes"],
+            [
+                binary,
+                *auth,
+                "--cluster",
+                "create",
+                *hosts,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
             check=True,
             capture_output=True,
             timeout=60,
@@ -211,7 +235,7 @@ class ClusterSet:
 
         async def settled() -> bool:
             for node in self.nodes:
-                async with aioredis.Redis(port=node.port, decode_responses=True) as client:
+                async with self._client(node) as client:
                     info: Any = await client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
                 if "cluster_state:ok" not in str(info):
                     return False
@@ -223,15 +247,21 @@ class ClusterSet:
         """Keys each master holds, by port (DBSIZE is per node on a cluster)."""
         counts: dict[int, int] = {}
         for node in self.nodes:
-            async with aioredis.Redis(port=node.port, decode_responses=True) as client:
+            async with self._client(node) as client:
                 counts[node.port] = int(await client.dbsize())
         return counts
 
+    def _client(self, node: RedisServer) -> aioredis.Redis:
+        """A plain client of one node (not routed: CLUSTER INFO, DBSIZE are per node)."""
+        return aioredis.Redis(port=node.port, password=self.password, decode_responses=True)
+
 
 @contextlib.contextmanager
-def cluster_set(workdir: Path, *, appendonly: bool = True) -> Iterator[ClusterSet]:
+def cluster_set(
+    workdir: Path, *, appendonly: bool = True, password: str | None = None
+) -> Iterator[ClusterSet]:
     """A started three-master cluster, always stopped afterwards."""
-    cluster = ClusterSet(workdir, appendonly=appendonly)
+    cluster = ClusterSet(workdir, appendonly=appendonly, password=password)
     try:
         cluster.start()
         yield cluster

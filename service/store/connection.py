@@ -12,7 +12,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisClusterException, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
@@ -133,6 +133,26 @@ def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
 CLUSTER_MAX_CONNECTIONS = 2 * MAX_CONNECTIONS
 
 
+class _Cluster(RedisCluster):
+    """RedisCluster whose "no node reachable" is a ConnectionError, as one Redis's is.
+
+    redis-py raises RedisClusterException (not a RedisError) when no seed node answers or
+    accepts the password: the loops' outage handling (which waits on RedisError) would
+    take it for a bug and crash-restart instead of riding out the outage."""
+
+    async def initialize(
+        self,
+        additional_startup_nodes_info: list[tuple[str, int]] | None = None,
+        last_failed_node_name: str | None = None,
+    ) -> RedisCluster:
+        try:
+            return await super().initialize(additional_startup_nodes_info, last_failed_node_name)
+        except RedisClusterException as exc:
+            raise RedisConnectionError(
+                f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}"
+            ) from exc
+
+
 def _cluster(target: RedisTarget, retries: int) -> aioredis.Redis:
     """A Redis Cluster client: it routes each command (and script) by its keys' slot.
 
@@ -141,7 +161,7 @@ def _cluster(target: RedisTarget, retries: int) -> aioredis.Redis:
     options = _options(retries)
     for single_node_only in ("timeout", "max_connections"):
         options.pop(single_node_only)
-    client = RedisCluster(
+    client = _Cluster(
         startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
         password=target.password,
         ssl=target.tls,

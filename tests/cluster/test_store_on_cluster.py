@@ -8,10 +8,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
+import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
 
 from service.models.event import NormalizedEvent
 from service.models.firing import Firing, JobFacts
@@ -20,12 +23,14 @@ from service.models.job import JobSnapshot
 from service.store import keys
 from service.store.audit import AuditLog
 from service.store.budget import RequestBudget
+from service.store.connection import connect_redis
 from service.store.dead_letters import DeadLetters
 from service.store.deliveries import GROUP, DeliveryStore, Outcome
 from service.store.jobs import JobStore
 from service.store.rule_state import Commit, RuleStateStore
 from service.store.schedule import Schedule
 from service.store.scripts import Scripts
+from tests.ha import cluster_set
 from tests.support import eventually, xrange
 from workers.stream.consumer import Disposition, Fields, GroupConfig, StreamConsumer, one_by_one
 
@@ -245,3 +250,26 @@ async def test_a_partitions_consumer_group_reads_reclaims_and_dead_letters(
     assert fields["n"] == "poison" and "cannot handle it" in fields["error"]
     assert seen.count("1") == 1 and seen.count("2") == 1
     assert await consumer.pending() == 0
+
+
+async def test_a_password_protected_cluster_is_reached_through_its_url(
+    tmp_path: Path,
+) -> None:
+    with cluster_set(tmp_path / "auth", password="s3cret") as nodes:
+        await nodes.ready()
+        assert nodes.url.startswith("redis+cluster://:s3cret@")
+        client = connect_redis(nodes.url)
+        try:
+            schedule = Schedule(client, Scripts(client), "r1")
+            assert await schedule.watch(JOBS, due_ms=PAST) == len(JOBS)
+            assert sorted((await schedule.claim(1000, 30))[0]) == sorted(JOBS)
+        finally:
+            await client.aclose()
+            keys.use_partitions(1)
+        denied = connect_redis(nodes.url.replace("s3cret", "wrong"), retries=0)
+        try:
+            with pytest.raises(RedisError):
+                await denied.ping()
+        finally:
+            await denied.aclose()
+            keys.use_partitions(1)

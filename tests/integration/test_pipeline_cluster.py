@@ -80,6 +80,8 @@ async def test_the_pipeline_runs_on_a_cluster_with_jobs_spread_over_its_nodes(
     await eventually(lambda: _all_delivered(pipeline), timeout=20, message="notices not sent")
     assert await pipeline.redis.zcard(keys.delivery_queue("log")) == 0
     assert await pipeline.redis.xlen(keys.dead_deliveries_stream()) == 0
+    async with pipeline.http.get(pipeline.app_url + "/healthz") as resp:
+        assert resp.status == 200
     homes = {_home(pipeline, keys.job(job_key("openai", j))) for j in DEMO_JOBS}
     assert len(homes) > 1, "every job's keys on one node: the partitions do not spread"
     assert all(count > 0 for count in (await cluster.node_key_counts()).values())
