@@ -34,6 +34,8 @@ from collections.abc import Iterable
 
 from redis.crc import key_slot
 
+# Part of every key's name on a cluster: changing it re-homes every job (new names), so
+# it would take a new deployment on an empty cluster, like moving from one Redis to one.
 CLUSTER_PARTITIONS = 16
 _layout = {"partitions": 1}
 
