@@ -28,7 +28,7 @@ from tests.integration.test_pipeline import (
     PLATEAU,
     assert_each_demo_job_handled_once,
 )
-from tests.support import eventually
+from tests.support import eventually, every_partition
 from workers.notify.delivery import delivery_id
 
 DEMO_JOBS = (PLATEAU, GRADER, HEALTHY, DIVERGES)
