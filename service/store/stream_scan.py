@@ -97,7 +97,9 @@ async def scan_back_all(
     """`scan_back` over the partitions of one stream (a cluster's), merged newest first.
 
     Each partition is scanned on its own; the cursor is the newest point where one of them
-    stopped, so the next page misses nothing any partition left unread."""
+    stopped, so the next page misses nothing any partition left unread. Entries of other
+    partitions with the cursor's own id (one millisecond) stay on the page, past `limit`:
+    the next page starts strictly below that id."""
     if len(streams) == 1:
         return await scan_back(
             client, streams[0], parse, before=before, limit=limit, max_scan=max_scan
@@ -111,5 +113,6 @@ async def scan_back_all(
     cut = max(stops, key=_order) if stops else None
     kept = [i for i in merged if cut is None or _order(i[0]) >= _order(cut)]
     if len(kept) > limit:
-        kept, cut = kept[:limit], kept[limit - 1][0]
+        cut = kept[limit - 1][0]
+        kept = [i for i in kept if _order(i[0]) >= _order(cut)]
     return ScanPage(kept, cut, sum(p.scanned for p in pages))

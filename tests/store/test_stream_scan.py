@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from service.store.stream_scan import canonical_id, is_stream_id, scan_back
+from service.store.stream_scan import canonical_id, is_stream_id, scan_back, scan_back_all
 
 
 def even(entry_id: str, fields: dict[str, str]) -> int | None:
@@ -58,3 +58,30 @@ def test_stream_ids() -> None:
     assert not is_stream_id(f"{2**64}-0")
     assert not is_stream_id("yesterday")
     assert canonical_id("007-01") == "7-1"
+
+
+def every(entry_id: str, fields: dict[str, str]) -> str:
+    return f"{fields['s']}/{entry_id}"
+
+
+async def test_partitions_written_in_the_same_millisecond_page_without_a_loss(
+    redis: aioredis.Redis,
+) -> None:
+    # Two partitions' streams can hold the same entry id (one millisecond, sequence 0);
+    # a page that ends on such a tie must not leave the other partition's entry behind.
+    for stream in ("a", "b", "c"):
+        for ms in (1, 2, 3):
+            await redis.xadd(stream, {"s": stream}, id=f"{ms}-0")
+    for limit in (1, 2, 4):
+        seen: list[str] = []
+        cursor: str | None = None
+        for _ in range(20):  # bounded: nine entries, at least one a page
+            page = await scan_back_all(
+                redis, ["a", "b", "c"], every, before=cursor, limit=limit, max_scan=100
+            )
+            seen += [item for _, item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(f"{s}/{ms}-0" for s in "abc" for ms in (1, 2, 3)), limit
+        assert len(seen) == len(set(seen))
