@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 that answers the client as ftwatch would, or badly.
+"""The client tests' fixtures: a real `ftwatch run` (`ftwatch`), and a real HTTP server on
+127.0.0.1 that answers the client as ftwatch would, or badly (`receiver`).
 
 `Receiver` records every request and answers from a script of behaviours (500, 429 with
 Retry-After, slow, a decision in the ingest reply, a held long-poll), so the Reporter is
@@ -12,12 +13,21 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from tests.support import served
+from tests.client.e2e import running
+from tests.support import FtwatchProcess, RedisServer, served
+
+
+@pytest.fixture
+async def ftwatch(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[FtwatchProcess]:
+    """A real `ftwatch run` (role all) with the plateau rule of tests/client/e2e.py."""
+    async with running(redis_server, tmp_path) as proc:
+        yield proc
 
 
 @dataclass

@@ -1,8 +1,12 @@
-"""A real `ftwatch run` for the client's end-to-end tests, and reads of what it shows."""
+"""A real `ftwatch run` for the client's end-to-end tests, the training children they start
+(tests/client/*_run.py), and reads of what ftwatch shows afterwards."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ import aiohttp
 
 from tests.support import FtwatchProcess, RedisServer, free_port
 
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "admin-token"
 TRAINER = "trainer-token"  # FTWATCH_INGEST_TOKEN: what the training process holds
 RULES = """
@@ -54,6 +59,52 @@ async def running(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Ft
         assert proc.terminate() == 0, proc.log_tail()
 
 
+def trainer_env(url: str, job_id: str | None, **extra: str) -> dict[str, str]:
+    """A training child's environment: ftwatch's URL and the trainer's token, the job id
+    (None: each reporter names its own), rendezvous and gloo on the loopback only."""
+    env = {
+        **os.environ,
+        "FTWATCH_URL": url,
+        "FTWATCH_INGEST_TOKEN": TRAINER,
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "GLOO_SOCKET_IFNAME": "lo",
+        # Ranks share this machine's two cores (with ftwatch and Redis): one thread each.
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        **extra,
+    }
+    env.pop("FTWATCH_JOB_ID", None)
+    if job_id is not None:
+        env["FTWATCH_JOB_ID"] = job_id
+    return env
+
+
+def run_group(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run `command` from the repository's root in a process group of its own (the ranks a
+    launcher starts belong to it): its exit code and output, stderr included. A run still
+    going at `timeout` (a rank blocked in a collective) fails, its whole group killed."""
+    with subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output, _ = proc.communicate(timeout=10)
+            raise AssertionError(f"still running after {timeout} s:\n{output[-3000:]}") from None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+    return proc.returncode, output
+
+
 async def read(url: str) -> Any:
     """GET with the admin token; the parsed JSON."""
     headers = {"Authorization": f"Bearer {ADMIN}"}
@@ -67,3 +118,40 @@ async def acks(proc: FtwatchProcess, job_id: str) -> list[dict[str, Any]]:
     audit = await read(f"{proc.url}/v1/actions?job_id={job_id}")
     done = [e["action"] for e in audit["data"] if e["record"] == "action"]
     return [a for a in done if a["actor"] == "trainer"]
+
+
+async def events(proc: FtwatchProcess, job_id: str) -> list[dict[str, Any]]:
+    """Every event ftwatch holds for the job (pages followed, bounded)."""
+    found: list[dict[str, Any]] = []
+    cursor = ""
+    for _ in range(100):
+        page = await read(f"{proc.url}/v1/jobs/{job_id}/events?limit=500{cursor}")
+        found += [entry["event"] for entry in page["data"]]
+        if not page["next_cursor"]:
+            return found
+        cursor = f"&cursor={page['next_cursor']}"
+    raise AssertionError(f"more than 100 pages of events for {job_id}")
+
+
+def senders(found: list[dict[str, Any]]) -> set[str]:
+    """The reporters that sent these events: ids are `<reporter's run>-<n>` (ftwatch's own
+    start with `ftwatch-`)."""
+    ids = [e["event_id"] for e in found]
+    return {i.rsplit("-", 1)[0] for i in ids if not i.startswith("ftwatch-")}
+
+
+async def paused_by_the_plateau(
+    proc: FtwatchProcess, job_id: str, checkpoint: str, output: str = ""
+) -> dict[str, Any]:
+    """Assert the job is `paused` with no decision left, the trainer's one ack names
+    `checkpoint` and answers the plateau rule's one firing in the audit log; the job."""
+    job = await read(f"{proc.url}/v1/jobs/{job_id}")
+    assert (job["status"], job["decisions"]) == ("paused", []), (job, output[-3000:])
+    (ack,) = await acks(proc, job_id)
+    assert (ack["checkpoint"], ack["rule"], ack["outcome"]) == (checkpoint, "loss-plateau", "ok")
+    audit = await read(f"{proc.url}/v1/actions?job_id={job_id}")
+    fired = [e["firing"] for e in audit["data"] if e["record"] == "firing"]
+    assert [f["rule"] for f in fired] == ["loss-plateau"], fired
+    assert ack["firing_id"] == fired[0]["firing_id"]
+    assert "3 evaluations" in fired[0]["reason"]
+    return dict(job)

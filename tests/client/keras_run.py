@@ -4,9 +4,8 @@
 FTWATCH_* variables set; prints one JSON line: epochs run, the checkpoint saved (and
 whether Keras loads it back), the reporter's dropped count.
 
-The validation targets are noise unrelated to the inputs: as the model learns the
-training mapping its `val_loss` gets worse, never better, so a plateau rule on
-`valid_loss` fires after `patience` epochs.
+The data are tests/client/synthetic.py's: `val_loss` gets worse, never better, so a
+plateau rule on `valid_loss` fires after `patience` epochs.
 """
 
 from __future__ import annotations
@@ -16,16 +15,9 @@ import sys
 from typing import Any
 
 import keras
-import numpy as np
 from ftwatch_client.keras import FtwatchCallback
 
-
-def data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
-    rng = np.random.default_rng(seed)
-    weights = rng.normal(size=(8, 1))
-    x, x_val = rng.normal(size=(2048, 8)), rng.normal(size=(256, 8))
-    y = x @ weights + 0.1 * rng.normal(size=(2048, 1))
-    return x, y, x_val, rng.normal(size=(256, 1))
+from tests.client.synthetic import regression
 
 
 def model() -> Any:
@@ -36,7 +28,7 @@ def model() -> Any:
 
 def main(epochs: int, checkpoint_dir: str) -> dict[str, Any]:
     keras.utils.set_random_seed(0)
-    x, y, x_val, y_val = data()
+    x, y, x_val, y_val = regression(2048, 256)
     net = model()
     callback = FtwatchCallback(
         checkpoint_dir=checkpoint_dir, method="supervised", flush_interval=0.1, close_timeout=5.0

@@ -5,8 +5,8 @@ variables set. DEVICES > 1 trains with `strategy="ddp"` (gloo): Lightning starts
 other ranks by running this module again. Every rank writes `OUT_DIR/rank<N>.json`:
 where it stopped, what it carried out, the checkpoint, and whether it had a reporter.
 
-As in keras_run, the validation targets are noise unrelated to the inputs: `val_loss`
-never really improves, so a plateau rule on `valid_loss` fires after `patience` epochs.
+The data are tests/client/synthetic.py's: `val_loss` never really improves, so a
+plateau rule on `valid_loss` fires after `patience` epochs.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ import torch
 from ftwatch_client.lightning import FtwatchCallback
 from torch.utils.data import DataLoader, TensorDataset
 
+from tests.client.synthetic import regression
 
-def data(samples: int = 512, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
-    gen = torch.Generator().manual_seed(seed)
-    weights = torch.randn(8, 1, generator=gen)
-    x, x_val = torch.randn(samples, 8, generator=gen), torch.randn(128, 8, generator=gen)
-    y = x @ weights + 0.1 * torch.randn(samples, 1, generator=gen)
-    return TensorDataset(x, y), TensorDataset(x_val, torch.randn(128, 1, generator=gen))
+
+def data(samples: int = 512) -> tuple[TensorDataset, TensorDataset]:
+    x, y, x_val, y_val = (torch.from_numpy(a) for a in regression(samples, 128))
+    return TensorDataset(x, y), TensorDataset(x_val, y_val)
 
 
 class Regression(L.LightningModule):

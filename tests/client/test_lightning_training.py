@@ -4,65 +4,27 @@ process, and two ranks under `strategy="ddp"` (gloo on 127.0.0.1)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.client.e2e import TRAINER, acks, read, running
-from tests.support import FtwatchProcess, RedisServer, free_port
+from tests.client.e2e import events, paused_by_the_plateau, read, run_group, senders, trainer_env
+from tests.support import FtwatchProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 MAX_EPOCHS = 100  # the limit; the plateau fires after about 4 epochs
-
-
-@pytest.fixture
-async def ftwatch(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[FtwatchProcess]:
-    async with running(redis_server, tmp_path) as proc:
-        yield proc
 
 
 def train(url: str, out: Path, devices: int, job_id: str | None) -> tuple[int, list[Any], str]:
     """Run tests/client/lightning_run.py (and the ranks Lightning starts from it) in a
     process group of its own: exit code, each rank's JSON, the output."""
     out.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "FTWATCH_URL": url,
-        "FTWATCH_INGEST_TOKEN": TRAINER,
-        # DDP's rendezvous and gloo's sockets on the loopback only.
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(free_port()),
-        "GLOO_SOCKET_IFNAME": "lo",
-        "OMP_NUM_THREADS": "1",  # two ranks share this machine's cores
-    }
-    env.pop("FTWATCH_JOB_ID", None)
-    if job_id is not None:
-        env["FTWATCH_JOB_ID"] = job_id
     command = [sys.executable, "-m", "tests.client.lightning_run", str(MAX_EPOCHS), str(out)]
-    with subprocess.Popen(
-        [*command, str(devices)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own group: the ranks Lightning starts go with it
-    ) as proc:
-        try:
-            output, _ = proc.communicate(timeout=150)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+    code, output = run_group([*command, str(devices)], trainer_env(url, job_id), timeout=150)
     ranks = [json.loads(p.read_text()) for p in sorted(out.glob("rank*.json"))]
-    return proc.returncode, ranks, output
+    return code, ranks, output
 
 
 @pytest.mark.timeout(240)
@@ -79,29 +41,8 @@ async def test_a_plateau_pauses_the_training_with_a_lightning_checkpoint(
     assert checkpoint.startswith(str(out)) and checkpoint.endswith(".ckpt"), result
     # trainer.save_checkpoint's own file: the weights and the step it stopped at.
     assert result["has_weights"] and result["checkpoint_step"] == result["step"], result
-    job = await read(f"{ftwatch.url}/v1/jobs/ingest:lightning-1")
-    assert (job["status"], job["decisions"]) == ("paused", []), (job, output[-3000:])
+    job = await paused_by_the_plateau(ftwatch, "ingest:lightning-1", checkpoint, output)
     assert job["metrics"]["valid_loss"] == job["metrics"]["val_loss"]  # raw name kept
-    (ack,) = await acks(ftwatch, "ingest:lightning-1")
-    assert (ack["checkpoint"], ack["rule"], ack["outcome"]) == (checkpoint, "loss-plateau", "ok")
-    audit = await read(f"{ftwatch.url}/v1/actions?job_id=ingest:lightning-1")
-    fired = [e["firing"] for e in audit["data"] if e["record"] == "firing"]
-    assert ack["firing_id"] == fired[0]["firing_id"]
-    assert [f["rule"] for f in fired] == ["loss-plateau"]
-    assert "3 evaluations" in fired[0]["reason"]
-
-
-async def _events(proc: FtwatchProcess, job: str) -> list[dict[str, Any]]:
-    """Every event ftwatch holds for `job` (pages followed, bounded)."""
-    events: list[dict[str, Any]] = []
-    cursor = ""
-    for _ in range(100):
-        page = await read(f"{proc.url}/v1/jobs/{job}/events?limit=500{cursor}")
-        events += [entry["event"] for entry in page["data"]]
-        if not page["next_cursor"]:
-            return events
-        cursor = f"&cursor={page['next_cursor']}"
-    raise AssertionError(f"more than 100 pages of events for {job}")
 
 
 @pytest.mark.timeout(300)
@@ -122,11 +63,5 @@ async def test_two_ddp_ranks_one_reporter_and_every_rank_stops_at_the_same_step(
     job = f"ingest:{ranks[0]['job_id']}"
     (only,) = jobs["data"]  # one reporter, one job
     assert only["job_id"] in (job, ranks[0]["job_id"]), jobs
-    # Event ids are `<reporter's run>-<n>` (ftwatch's own start with `ftwatch-`).
-    ids = [e["event_id"] for e in await _events(ftwatch, job)]
-    senders = {i.rsplit("-", 1)[0] for i in ids if not i.startswith("ftwatch-")}
-    assert len(senders) == 1, senders
-    view = await read(f"{ftwatch.url}/v1/jobs/{job}")
-    assert view["status"] == "paused", view
-    (ack,) = await acks(ftwatch, job)
-    assert ack["checkpoint"] == ranks[0]["checkpoint"]
+    assert len(senders(await events(ftwatch, job))) == 1
+    await paused_by_the_plateau(ftwatch, job, ranks[0]["checkpoint"], output)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +18,8 @@ from ftwatch_client.transformers import FtwatchCallback
 from transformers import TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import CallbackHandler, DefaultFlowCallback
 
-from tests.client.e2e import TRAINER, acks, read, running
-from tests.support import FtwatchProcess, RedisServer, eventually
-
-
-@pytest.fixture
-async def ftwatch(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[FtwatchProcess]:
-    async with running(redis_server, tmp_path) as proc:
-        yield proc
+from tests.client.e2e import TRAINER, acks, read
+from tests.support import FtwatchProcess, eventually
 
 
 @dataclass
