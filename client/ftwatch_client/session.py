@@ -70,7 +70,8 @@ class Session:
         """The decision was carried out (training stops); rank 0 acks it."""
         self.acted = decision
         what = f"saved {checkpoint} and stopped" if checkpoint else "stopped"
-        log.warning("ftwatch: %s: %s (rule %s)", decision.action, what, decision.rule)
+        why = f"rule {decision.rule}" if decision.id else "as rank 0 decided"  # a stand-in
+        log.warning("ftwatch: %s: %s (%s)", decision.action, what, why)
         if self.reporter and decision.id:
             self.reporter.ack(decision, OUTCOME_DONE, checkpoint=checkpoint, message=what)
 
