@@ -6,7 +6,8 @@ mapped (`loss`→`train_loss`, `eval_loss`→`valid_loss`, `reward`→`train_rew
 Only the world's process zero talks to ftwatch. With several processes the decision is
 broadcast from it (`torch.distributed.broadcast_object_list`) in `on_step_end` every
 `sync_every` steps, a hook every rank reaches at the same step, so all save and stop
-together; alone, a decision is obeyed at the next hook.
+together; alone, a decision is obeyed at the next hook, but not at the final summary's
+`on_log` (training is over: the run reports `succeeded`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def _world_size(args: Any) -> int:
     if dist is None or not dist.is_available() or not dist.is_initialized():
         return 1
     return int(dist.get_world_size())
+
+
+def _final_summary(logs: Mapping[str, Any] | None) -> bool:
+    """The end of `train()`'s log: after the last step, when nothing is saved any more (a
+    decision obeyed there would be acked as a pause, with no checkpoint, of a finished run)."""
+    return logs is not None and "train_runtime" in logs and "loss" not in logs
 
 
 def _broadcast(code: int) -> int:
@@ -131,7 +138,8 @@ class FtwatchCallback(TrainerCallback):
             return
         metrics = transformers_names(logs)
         self.session.log(state.global_step, metrics, state.max_steps)
-        if _world_size(args) == 1:  # alone: obey now (on_log runs before the step's save)
+        # Alone: obey now (on_log runs before the step's save), unless the run is over.
+        if _world_size(args) == 1 and not _final_summary(logs):
             self._obey(args, state, control, self.session.pending())
 
     def _obey(

@@ -127,3 +127,25 @@ async def test_trl_reward_names_and_a_cancel_stop_without_saving(
     assert job["metrics"]["train_reward_mean"] == "NaN"
     (ack,) = await acks(ftwatch, "ingest:hf-1")
     assert (ack["rule"], ack["checkpoint"]) == ("reward-nan", None)
+
+
+async def test_a_decision_after_the_last_step_leaves_the_finished_run_succeeded(
+    loop: Loop, ftwatch: FtwatchProcess
+) -> None:
+    session = loop.callback.session
+    assert session is not None and session.reporter is not None
+    for step, loss in enumerate([1.0, 0.9, 0.9, 0.9, 0.9], start=1):  # past the loop's hooks
+        session.reporter.log(step, {"valid_loss": loss})
+
+    async def pending() -> object:
+        return session.pending()
+
+    await eventually(pending, timeout=30, interval=0.05, message="decision pending")
+    # The end of train(): its summary log comes after the last step, when nothing is saved.
+    summary = {"train_runtime": 1.0, "train_loss": 0.5, "epoch": 1.0}
+    loop.control = loop.handler.on_log(loop.args, loop.state, loop.control, logs=summary)
+    assert (loop.control.should_save, loop.callback.checkpoint) == (False, None)
+    loop.end()
+    job = await read(f"{ftwatch.url}/v1/jobs/ingest:hf-1")
+    assert job["status"] == "succeeded", job  # not paused without a checkpoint
+    assert await acks(ftwatch, "ingest:hf-1") == []
