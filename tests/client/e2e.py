@@ -81,9 +81,9 @@ def trainer_env(url: str, job_id: str | None, **extra: str) -> dict[str, str]:
 
 
 def run_group(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
-    """Run `command` from the repository's root in a process group of its own (the ranks a
-    launcher starts belong to it): its exit code and output, stderr included. A run still
-    going at `timeout` (a rank blocked in a collective) fails, its whole group killed."""
+    """Run `command` from the repository's root in a process group of its own: its exit
+    code and output, stderr included. A run still going at `timeout` (a rank blocked in a
+    collective) fails, killed with every process it started."""
     with subprocess.Popen(
         command,
         cwd=ROOT,
@@ -96,13 +96,40 @@ def run_group(command: list[str], env: dict[str, str], timeout: float) -> tuple[
         try:
             output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill(proc)
             output, _ = proc.communicate(timeout=10)
             raise AssertionError(f"still running after {timeout} s:\n{output[-3000:]}") from None
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+            _kill(proc)  # whatever is left
     return proc.returncode, output
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL `proc`'s group and, while it runs, its descendants: torch.distributed.run
+    starts each rank in a session of its own, out of reach of the group."""
+    pids = _descendants(proc.pid) if proc.poll() is None else []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _descendants(root: int) -> list[int]:
+    """The processes below `root`, from each process's parent id in /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found: list[int] = []
+    level = [root]
+    for _ in range(len(parents)):  # one level of the tree a turn
+        level = [pid for pid, parent in parents.items() if parent in level]
+        if not level:
+            break
+        found += level
+    return found
 
 
 async def read(url: str) -> Any:
