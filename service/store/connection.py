@@ -22,7 +22,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
 from service.store import keys
-from service.store.tls import RedisTLSError, TLSConnection, explain
+from service.store.tls import (
+    TLS_ONLY_HINT,
+    PlainConnection,
+    RedisTLSError,
+    TLSConnection,
+    explain,
+    reset_at_connect,
+)
 
 # BLOCK reads stay well below the socket timeout (stack-notes: redis-py 8 defaults to a
 # 5 s socket timeout and a longer BLOCK turns into a timeout error).
@@ -50,8 +57,9 @@ def connect_redis(url: str, *, retries: int = 3) -> aioredis.Redis:
     if scheme == CLUSTER:
         return _cluster(parse_target(url), retries)
     options = _options(retries)
-    if scheme == "rediss":  # from_url reads the ssl_* options; the class says what failed
-        options["connection_class"] = TLSConnection
+    # from_url reads the ssl_* options; these classes say what failed when TLS did.
+    if scheme in {"rediss", "redis"}:
+        options["connection_class"] = TLSConnection if scheme == "rediss" else PlainConnection
     pool = aioredis.BlockingConnectionPool.from_url(url, **options)
     # from_pool hands the pool to the client, so aclose() also closes its connections.
     return aioredis.Redis.from_pool(pool)
@@ -192,8 +200,9 @@ class _Cluster(RedisCluster):
             tls = explain(exc, where, tls=over_tls)
             if tls is not None:
                 raise tls from exc
+            hint = f"; {TLS_ONLY_HINT}" if not over_tls and reset_at_connect(exc) else ""
             raise RedisConnectionError(
-                f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}"
+                f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}{hint}"
             ) from exc
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import ssl
 
-from redis.asyncio.connection import SSLConnection
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -35,6 +35,10 @@ CLIENT_CERT_HINT = (
     "ssl_certfile=/path/cert.pem&ssl_keyfile=/path/key.pem"
 )
 RESET_PROBLEM = "the server closed the connection right after the TLS handshake"
+TLS_ONLY_HINT = (
+    "a server that speaks only TLS resets a plain-text connection at once: if this one "
+    "does, use rediss:// (or tls=true) in FTWATCH_REDIS_URL"
+)
 PLAIN_HINT = (
     "does the server speak TLS on that port? For a plain-text Redis use redis:// (or no "
     "tls=true) in FTWATCH_REDIS_URL; a server that asks for a client certificate needs "
@@ -69,6 +73,18 @@ def explain(error: BaseException, where: str, *, tls: bool = True) -> RedisTLSEr
         seen.add(id(found))
         found = found.__cause__ or found.__context__
     return None
+
+
+def reset_at_connect(error: BaseException) -> bool:
+    """Whether a ConnectionResetError is behind `error` (its cause chain)."""
+    found: BaseException | None = error
+    for _ in range(10):  # bounded: a chain is a few links
+        if found is None:
+            return False
+        if isinstance(found, ConnectionResetError):
+            return True
+        found = found.__cause__ or found.__context__
+    return False
 
 
 def _described(error: ssl.SSLError, where: str) -> RedisTLSError:
@@ -114,3 +130,17 @@ async def _takes_tcp(host: str, port: int) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
+
+
+class PlainConnection(Connection):
+    """redis-py's plain-text connection whose reset at connect names the TLS-only case."""
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        try:
+            await super().connect_check_health(check_health, retry_socket_connect)
+        except RedisConnectionError as exc:
+            if not reset_at_connect(exc):
+                raise
+            raise RedisConnectionError(f"{exc}; {TLS_ONLY_HINT}") from exc

@@ -94,3 +94,16 @@ async def test_no_client_certificate_is_a_tls_error_naming_the_options(
     # The server's alert (CERTIFICATE_REQUIRED) or its reset, whichever the client reads
     # first (TLS 1.3 checks the client's certificate after the handshake): the same hint.
     assert "asks for a client certificate" in str(error) and "ssl_keyfile=" in str(error)
+
+
+async def test_plain_text_to_the_tls_cluster_hints_at_tls(tls_cluster: ClusterSet) -> None:
+    client = connect_redis(tls_cluster.url.partition("?")[0], retries=0)
+    try:
+        with pytest.raises(RedisConnectionError) as refused:
+            await client.ping()
+    finally:
+        await client.aclose()
+        keys.use_partitions(1)
+    assert not isinstance(refused.value, RedisTLSError)
+    assert "no node of the Redis Cluster" in str(refused.value)
+    assert "speaks only TLS" in str(refused.value) and "tls=true" in str(refused.value)
