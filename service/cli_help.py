@@ -9,7 +9,8 @@ from __future__ import annotations
 VARIABLES: dict[str, str] = {
     "OPENAI_API_KEY": "key of the default `openai` provider (not needed for the simulator)",
     "OPENAI_BASE_URL": "its base URL (default https://api.openai.com/v1)",
-    "FTWATCH_REDIS_URL": "redis://, rediss://, unix:// or redis+sentinel://h:p,h:p/<service> "
+    "FTWATCH_REDIS_URL": "redis://, rediss://, unix://, redis+sentinel://h:p,h:p/<service> "
+    "or redis+cluster://h:p,h:p; TLS: rediss://…?ssl_ca_certs=/ca.pem, …?tls=true&ssl_ca_certs= "
     "(unset: a private redis-server under FTWATCH_DATA_DIR)",
     "FTWATCH_DATA_DIR": "where the private Redis keeps its files (default ./.ftwatch)",
     "FTWATCH_RULES": "the config file: providers, receivers, rules (unset: built-in rules)",

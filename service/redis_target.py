@@ -1,8 +1,8 @@
 """FTWATCH_REDIS_URL's multi-node schemes (SPEC §3) parsed into what a client needs.
 
 `redis+sentinel://[:password@]host:port[,host:port…]/<service name>[/db]` and
-`redis+cluster://[:password@]host:port[,host:port…]`. Pure: no connection is made here,
-so the settings check and `connect_redis` read a URL the same way.
+`redis+cluster://[:password@]host:port[,host:port…]`, each with `?option=…`. Pure: no
+connection is made here, so the settings check and `connect_redis` read a URL the same way.
 """
 
 from __future__ import annotations
@@ -12,11 +12,18 @@ from urllib.parse import parse_qs, unquote
 
 SENTINEL = "redis+sentinel"
 CLUSTER = "redis+cluster"
-# Query options (spec silent on TLS): `?tls=true` makes the data connections TLS where
-# redis-py can (SSL connections to the master/replicas of a Sentinel set, to every
-# cluster node); `sentinel_password` is for sentinels that have a password of their own.
+# Query options (spec silent on TLS). `?tls=true` makes every connection TLS: to each
+# cluster node; on Sentinel to the master *and to the sentinels*: a Sentinel set run
+# with TLS (Bitnami's chart with tls.enabled) has its sentinels on TLS too, so one
+# switch for both is what its users expect (plain sentinels before TLS data nodes are
+# not supported).
+# The ssl_* options name the files, with rediss://'s (redis-py's) names: the CA that
+# signed the servers' certificates (else the system store, or SSL_CERT_FILE), and a
+# client certificate and key for servers that ask for one (tls-auth-clients yes).
+# `sentinel_password` is for sentinels that have a password of their own.
 _TRUE = frozenset({"1", "true", "yes"})
-_OPTIONS = frozenset({"tls", "sentinel_password"})
+TLS_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+_OPTIONS = frozenset({"tls", "sentinel_password", *TLS_FILES})
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,14 @@ class RedisTarget:
     db: int = 0
     tls: bool = False
     sentinel_password: str | None = None
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def tls_options(self) -> dict[str, str]:
+        """The ssl_* arguments of redis-py's clients that the URL set."""
+        found = {name: getattr(self, name) for name in TLS_FILES}
+        return {name: value for name, value in found.items() if value}
 
 
 def parse_target(url: str) -> RedisTarget:
@@ -46,7 +61,15 @@ def parse_target(url: str) -> RedisTarget:
         password=_password(auth),
         tls=options.get("tls", "").lower() in _TRUE,
         sentinel_password=options.get("sentinel_password") or None,
+        ssl_ca_certs=options.get("ssl_ca_certs") or None,
+        ssl_certfile=options.get("ssl_certfile") or None,
+        ssl_keyfile=options.get("ssl_keyfile") or None,
     )
+    if target.tls_options() and not target.tls:
+        # Ignored, the CA would leave the connections in plain text without a word.
+        raise ValueError(f"{next(iter(target.tls_options()))} is for TLS: add tls=true")
+    if target.ssl_keyfile and not target.ssl_certfile:
+        raise ValueError("ssl_keyfile needs ssl_certfile (the client certificate it goes with)")
     if scheme == SENTINEL:
         service, db = _sentinel_path(path)
         return RedisTarget(**{**target.__dict__, "service": service, "db": db})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -12,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_valid
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.durations import parse_duration
-from service.redis_target import parse_target
+from service.redis_target import TLS_FILES, parse_target
 
 # FTWATCH_WEBHOOK_RETRY_DELAYS: more delays than this is a typo, not a schedule.
 MAX_RETRY_DELAYS = 20
@@ -189,23 +190,52 @@ def redis_url(url: str) -> str:
     if scheme.lower() not in REDIS_SCHEMES:
         raise ValueError(f"scheme {scheme + '://'!r} is not supported; use one of {allowed}")
     if scheme.lower() in {"redis", "rediss", "unix"}:
-        _parse_redis_url(url)
+        options = _parse_redis_url(url)
     elif not rest.split("/", 1)[0].rpartition("@")[2]:
         raise ValueError(f"{scheme}:// needs at least one host:port")
     else:
-        parse_target(url)  # the same parse connect_redis does, so a bad list fails here
+        # The same parse connect_redis does, so a bad list fails here.
+        options = parse_target(url).tls_options()
+    _check_tls_files(options)
     return url
 
 
-def _parse_redis_url(url: str) -> None:
+def _parse_redis_url(url: str) -> dict[str, Any]:
     # redis-py's own parser, so what passes here also connects (a bad port or db would
     # otherwise be a traceback at the first command).
     from redis.asyncio.connection import parse_url  # noqa: PLC0415 - only when set
 
     try:
-        parse_url(url)
+        return dict(parse_url(url))
     except ValueError as exc:
         raise ValueError(str(exc).rstrip(".")) from None
+
+
+def _check_tls_files(options: Mapping[str, Any]) -> None:
+    """Load the CA and client certificate the URL names, as the first TLS connect would:
+    a missing or wrong file is a configuration error now, not an outage later."""
+    files = {name: str(options[name]) for name in TLS_FILES if options.get(name)}
+    for name, path in files.items():
+        if not Path(path).is_file():
+            raise ValueError(f"{name}: no file {path}")
+    context = ssl.create_default_context()
+    try:
+        if ca := files.get("ssl_ca_certs"):
+            context.load_verify_locations(cafile=ca)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"ssl_ca_certs: {ca} holds no PEM certificate ({_reason(exc)})") from None
+    try:
+        if cert := files.get("ssl_certfile"):
+            context.load_cert_chain(cert, files.get("ssl_keyfile"))
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(
+            f"ssl_certfile: {cert} (with ssl_keyfile) is not a PEM certificate and its key "
+            f"({_reason(exc)})"
+        ) from None
+
+
+def _reason(error: OSError) -> str:
+    return str(getattr(error, "reason", None) or error.strerror or error)
 
 
 def _retry_delay(n: int, item: Any, hint: str) -> float:

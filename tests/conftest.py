@@ -10,12 +10,23 @@ import redis.asyncio as aioredis
 
 from service.settings import Settings
 from service.store.connection import connect_redis
-from tests.support import RedisServer
+from tests.support import RedisServer, TlsFiles
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A test CA and a server certificate for 127.0.0.1 it signed, shared by the run."""
+    return TlsFiles.issue(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
+def redis_server(
+    request: pytest.FixtureRequest, tmp_path: Path, tls_files: TlsFiles
+) -> Iterator[RedisServer]:
+    """One redis-server; `@pytest.mark.parametrize("redis_server", ["tls"], indirect=True)`
+    makes it a TLS-only one, and every fixture built on it (settings, redis) uses rediss://."""
+    tls = tls_files if getattr(request, "param", "plain") == "tls" else None
+    server = RedisServer(tmp_path / "redis", tls=tls)
     server.workdir.mkdir()
     server.start()
     try:

@@ -1,5 +1,5 @@
 """Real Redis HA topologies for the tests: a Sentinel set (primary, replicas, three sentinels)
-and a Redis Cluster of three masters."""
+and a Redis Cluster of three masters, each in plain text or on TLS only."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from tests.support import RedisServer, eventually, free_port, wait_for_pong
+from tests.support import RedisServer, TlsFiles, eventually, free_port, wait_for_pong
 
 SERVICE = "ftwatch"
 # Quick to notice a dead primary (a test waits for it), slow enough that a busy CI
@@ -28,10 +28,11 @@ GUARD = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "5")
 class SentinelProcess:
     """One `redis-server --sentinel` on a free port, its config file in its own directory."""
 
-    def __init__(self, workdir: Path, primary_port: int) -> None:
+    def __init__(self, workdir: Path, primary_port: int, tls: TlsFiles | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.primary_port = primary_port
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -39,17 +40,24 @@ class SentinelProcess:
         assert binary, "redis-server must be on PATH for the tests"
         conf = self.workdir / "sentinel.conf"  # sentinels rewrite it: a file of its own
         conf.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"bind 127.0.0.1\ndir {self.workdir}\n"
             f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary_port} 2\n"
             f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {SERVICE} 10000\n"
         )
+        # On TLS the sentinels also reach the nodes and each other over TLS (and announce
+        # their TLS port to each other): tls-replication is what sentinels read for that.
+        listen = (
+            (*self.tls.server_args(self.port), "--tls-replication", "yes")
+            if self.tls
+            else ("--port", str(self.port))
+        )
         self.proc = subprocess.Popen(
-            [binary, str(conf), "--sentinel"],
+            [binary, str(conf), "--sentinel", *listen],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_pong(self.port)
+        wait_for_pong(self.port, self.tls)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -66,19 +74,30 @@ class SentinelSet:
     losing them), so a primary left after one node died still needs a replica.
     """
 
-    def __init__(self, workdir: Path) -> None:
-        self.nodes = [RedisServer(_mkdir(workdir / "primary"), extra=GUARD)]
-        replica_of = ("--replicaof", "127.0.0.1", str(self.nodes[0].port), *GUARD)
+    def __init__(self, workdir: Path, tls: TlsFiles | None = None) -> None:
+        self.tls = tls
+        # On TLS only: replicas reach their primary over TLS too.
+        guard = (*GUARD, "--tls-replication", "yes") if tls else GUARD
+        self.nodes = [RedisServer(_mkdir(workdir / "primary"), extra=guard, tls=tls)]
+        replica_of = ("--replicaof", "127.0.0.1", str(self.nodes[0].port), *guard)
         for n in range(2):
-            self.nodes.append(RedisServer(_mkdir(workdir / f"replica{n}"), extra=replica_of))
+            replica_dir = _mkdir(workdir / f"replica{n}")
+            self.nodes.append(RedisServer(replica_dir, extra=replica_of, tls=tls))
         self.sentinels = [
-            SentinelProcess(_mkdir(workdir / f"sentinel{n}"), self.nodes[0].port) for n in range(3)
+            SentinelProcess(_mkdir(workdir / f"sentinel{n}"), self.nodes[0].port, tls)
+            for n in range(3)
         ]
 
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+        query = f"?tls=true&{self.tls.url_query()}" if self.tls else ""
+        return f"redis+sentinel://{hosts}/{SERVICE}/0{query}"
+
+    def _client(self, port: int) -> aioredis.Redis:
+        """A plain client of one node or sentinel (on TLS when the set is)."""
+        options = self.tls.client_options() if self.tls else {}
+        return aioredis.Redis(port=port, decode_responses=True, **options)
 
     def start(self) -> None:
         for server in self.nodes:
@@ -94,7 +113,7 @@ class SentinelSet:
 
     async def primary_port(self) -> int:
         """The port the sentinels name as the primary now."""
-        address = await _sentinel(self.sentinels[0].port, "GET-MASTER-ADDR-BY-NAME")
+        address = await self._sentinel(self.sentinels[0].port, "GET-MASTER-ADDR-BY-NAME")
         return int(address[1])  # redis-py parses it: (host, port)
 
     async def ready(self) -> None:
@@ -102,7 +121,7 @@ class SentinelSet:
 
         async def known() -> bool:
             for sentinel in self.sentinels:
-                info = await _sentinel(sentinel.port, "MASTER")
+                info = await self._sentinel(sentinel.port, "MASTER")
                 # redis-py parses the reply into a dict of typed fields
                 if int(info["num-slaves"]) < 2 or int(info["num-other-sentinels"]) < 2:
                     return False
@@ -118,7 +137,7 @@ class SentinelSet:
 
         async def both() -> bool:
             port = await self.primary_port()
-            async with aioredis.Redis(port=port, decode_responses=True) as client:
+            async with self._client(port) as client:
                 info = await client.info("replication")
             return int(info.get("connected_slaves", 0)) >= 2
 
@@ -126,7 +145,7 @@ class SentinelSet:
 
     async def _writable(self) -> bool:
         port = await self.primary_port()
-        async with aioredis.Redis(port=port, decode_responses=True) as client:
+        async with self._client(port) as client:
             with contextlib.suppress(ResponseError):
                 return bool(await client.set("ha:probe", "1", px=1000))
         return False
@@ -134,7 +153,7 @@ class SentinelSet:
     async def failover(self) -> int:
         """SENTINEL FAILOVER (the replica made primary at once); returns the new primary."""
         before = await self.primary_port()
-        await _sentinel(self.sentinels[0].port, "FAILOVER")
+        await self._sentinel(self.sentinels[0].port, "FAILOVER")
         return await self._moved_from(before)
 
     async def kill_primary(self) -> int:
@@ -158,11 +177,10 @@ class SentinelSet:
 
         return await eventually(moved, timeout=30, interval=0.1, message="no failover")
 
-
-async def _sentinel(port: int, command: str) -> Any:
-    """`SENTINEL <command> ftwatch` on one sentinel (redis-py leaves these untyped)."""
-    async with aioredis.Redis(port=port, decode_responses=True) as client:
-        return await client.execute_command("SENTINEL", command, SERVICE)  # type: ignore[no-untyped-call]
+    async def _sentinel(self, port: int, command: str) -> Any:
+        """`SENTINEL <command> ftwatch` on one sentinel (redis-py leaves these untyped)."""
+        async with self._client(port) as client:
+            return await client.execute_command("SENTINEL", command, SERVICE)  # type: ignore[no-untyped-call]
 
 
 class ClusterSet:
@@ -176,8 +194,10 @@ class ClusterSet:
         *,
         appendonly: bool = True,
         password: str | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.password = password
+        self.tls = tls
         self.nodes: list[RedisServer] = []
         for n in range(masters):
             node_dir = _mkdir(workdir / f"node{n}")
@@ -191,19 +211,23 @@ class ClusterSet:
                 # The bus port defaults to port + 10000: past 65535 for a high free port.
                 "--cluster-port",
                 str(free_port()),
+                # On TLS the bus is TLS too, and CLUSTER SLOTS names the TLS ports.
+                *(("--tls-cluster", "yes") if tls else ()),
             )
-            self.nodes.append(RedisServer(node_dir, appendonly=appendonly, extra=extra))
+            self.nodes.append(RedisServer(node_dir, appendonly=appendonly, extra=extra, tls=tls))
 
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis+cluster://{auth}" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+        hosts = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+        query = f"?tls=true&{self.tls.url_query()}" if self.tls else ""
+        return f"redis+cluster://{auth}{hosts}{query}"
 
     def start(self) -> None:
         for server in self.nodes:
             server.start()
             if self.password:  # set after start: the start's PING check needs no password
-                with redis.Redis(port=server.port) as client:
+                with redis.Redis(port=server.port, **server.client_options()) as client:
                     client.config_set("masterauth", self.password)
                     client.config_set("requirepass", self.password)
         binary = shutil.which("redis-cli")
@@ -214,6 +238,7 @@ class ClusterSet:
             [
                 binary,
                 *auth,
+                *(self.tls.cli_args() if self.tls else ()),
                 "--cluster",
                 "create",
                 *hosts,
@@ -253,15 +278,21 @@ class ClusterSet:
 
     def _client(self, node: RedisServer) -> aioredis.Redis:
         """A plain client of one node (not routed: CLUSTER INFO, DBSIZE are per node)."""
-        return aioredis.Redis(port=node.port, password=self.password, decode_responses=True)
+        return aioredis.Redis(
+            port=node.port, password=self.password, decode_responses=True, **node.client_options()
+        )
 
 
 @contextlib.contextmanager
 def cluster_set(
-    workdir: Path, *, appendonly: bool = True, password: str | None = None
+    workdir: Path,
+    *,
+    appendonly: bool = True,
+    password: str | None = None,
+    tls: TlsFiles | None = None,
 ) -> Iterator[ClusterSet]:
     """A started three-master cluster, always stopped afterwards."""
-    cluster = ClusterSet(workdir, appendonly=appendonly, password=password)
+    cluster = ClusterSet(workdir, appendonly=appendonly, password=password, tls=tls)
     try:
         cluster.start()
         yield cluster
@@ -275,9 +306,9 @@ def _mkdir(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def sentinel_set(workdir: Path) -> Iterator[SentinelSet]:
+def sentinel_set(workdir: Path, tls: TlsFiles | None = None) -> Iterator[SentinelSet]:
     """A started Sentinel set, always stopped afterwards."""
-    ha = SentinelSet(workdir)
+    ha = SentinelSet(workdir, tls)
     try:
         ha.start()
         yield ha

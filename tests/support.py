@@ -8,14 +8,18 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import redis.asyncio as aioredis
+import trustme
 from aiohttp import web
 
 from service.models.audit import ActionRecord
@@ -47,45 +51,125 @@ def free_port() -> int:
     raise RuntimeError("no port on 127.0.0.1 that this test run has not handed out already")
 
 
-def wait_for_pong(port: int) -> None:
+@dataclass(frozen=True)
+class TlsFiles:
+    """A CA and a certificate it signed (for 127.0.0.1 and localhost), as PEM files; with
+    `auth_clients` servers ask clients for a certificate and clients show this one."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    auth_clients: bool = False
+
+    @classmethod
+    def issue(
+        cls, directory: Path, names: tuple[str, ...] = ("127.0.0.1", "localhost")
+    ) -> TlsFiles:
+        """Files of a new CA and a certificate it signed for `names`, under `directory`."""
+        ca = trustme.CA()
+        directory.mkdir(parents=True, exist_ok=True)
+        issued = ca.issue_cert(*names)
+        files = cls(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+        ca.cert_pem.write_to_path(str(files.ca))
+        issued.cert_chain_pems[0].write_to_path(str(files.cert))
+        issued.private_key_pem.write_to_path(str(files.key))
+        return files
+
+    def server_args(self, port: int) -> tuple[str, ...]:
+        """redis-server (or sentinel) arguments: TLS only, on `port`."""
+        return (
+            *("--port", "0", "--tls-port", str(port)),
+            *("--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key)),
+            *("--tls-ca-cert-file", str(self.ca)),
+            *("--tls-auth-clients", "yes" if self.auth_clients else "no"),
+        )
+
+    def client_options(self) -> dict[str, Any]:
+        """redis-py client arguments that trust this CA (and show the certificate)."""
+        options: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(self.ca)}
+        if self.auth_clients:
+            options |= {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
+        return options
+
+    def url_query(self) -> str:
+        """The ssl_* options of FTWATCH_REDIS_URL, without the leading `?` or `&`."""
+        options = self.client_options()
+        options.pop("ssl")
+        return "&".join(f"{name}={quote(value)}" for name, value in options.items())
+
+    def cli_args(self) -> tuple[str, ...]:
+        """The same for redis-cli."""
+        shown = ("--cert", str(self.cert), "--key", str(self.key)) if self.auth_clients else ()
+        return ("--tls", "--cacert", str(self.ca), *shown)
+
+    def context(self) -> ssl.SSLContext:
+        """A client context trusting this CA (and showing the certificate), for the start's
+        PING: it checks the chain, not the name (a test may issue one without 127.0.0.1)."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.check_hostname = False
+        if self.auth_clients:
+            context.load_cert_chain(str(self.cert), str(self.key))
+        return context
+
+
+def wait_for_pong(port: int, tls: TlsFiles | None = None) -> None:
     """Wait (bounded) until a redis-server or sentinel on `port` answers PING."""
+    context = tls.context() if tls else None
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock,
-        ):
-            sock.sendall(b"PING\r\n")
-            if sock.recv(16).startswith(b"+PONG"):
+        with contextlib.suppress(OSError):  # ssl.SSLError too: not listening yet
+            if _pong(port, context):
                 return
         time.sleep(0.02)
     raise RuntimeError(f"redis-server on port {port} did not start")
 
 
+def _pong(port: int, context: ssl.SSLContext | None) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as raw:
+        sock = context.wrap_socket(raw, server_hostname="127.0.0.1") if context else raw
+        with sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+
 class RedisServer:
-    """A real redis-server on 127.0.0.1 that a test can kill and restart (AOF keeps data)."""
+    """A real redis-server on 127.0.0.1 that a test can kill and restart (AOF keeps data).
+
+    With `tls` it listens for TLS only (`--port 0`), as a managed TLS Redis does."""
 
     def __init__(
-        self, workdir: Path, *, appendonly: bool = True, extra: tuple[str, ...] = ()
+        self,
+        workdir: Path,
+        *,
+        appendonly: bool = True,
+        extra: tuple[str, ...] = (),
+        tls: TlsFiles | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.appendonly = appendonly
         self.extra = extra  # more redis-server arguments (a replica's --replicaof)
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/0?{self.tls.url_query()}"
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def client_options(self) -> dict[str, Any]:
+        """redis-py arguments of a plain client of this server (TLS when it is)."""
+        return self.tls.client_options() if self.tls else {}
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server must be on PATH for the tests"
+        listen = self.tls.server_args(self.port) if self.tls else ("--port", str(self.port))
         self.proc = subprocess.Popen(
             [
                 binary,
-                "--port",
-                str(self.port),
+                *listen,
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -101,7 +185,11 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_pong(self.port)
+        try:
+            wait_for_pong(self.port, self.tls)
+        except RuntimeError:
+            self.kill()  # no child left behind by a failed start
+            raise
 
     def kill(self) -> None:
         """SIGKILL the server (what a crash looks like to clients)."""

@@ -12,6 +12,7 @@ from service import keys
 from service.api.render import render
 from service.api.routing import Routes
 from service.api.schemas import Health, Readiness
+from service.store.tls import RedisTLSError
 
 # A poller is ready only if the upstream answered within this many poll intervals.
 UPSTREAM_FRESH_INTERVALS = 6
@@ -38,6 +39,8 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append("shutting down")
     try:
         await app[keys.REDIS].ping()
+    except RedisTLSError as exc:  # what failed and the fix, without hosts (an open endpoint)
+        problems.append(f"redis unreachable: TLS: {exc.problem}; {exc.hint}")
     except RedisError as exc:
         problems.append(f"redis unreachable: {exc.__class__.__name__}")
     problems += _upstream_problems(app)

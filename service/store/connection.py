@@ -9,14 +9,27 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.asyncio.sentinel import (
+    MasterNotFoundError,
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+)
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
 from service.store import keys
+from service.store.tls import (
+    TLS_ONLY_HINT,
+    PlainConnection,
+    RedisTLSError,
+    TLSConnection,
+    explain,
+    reset_at_connect,
+)
 
 # BLOCK reads stay well below the socket timeout (stack-notes: redis-py 8 defaults to a
 # 5 s socket timeout and a longer BLOCK turns into a timeout error).
@@ -43,7 +56,11 @@ def connect_redis(url: str, *, retries: int = 3) -> aioredis.Redis:
         return _sentinel_master(parse_target(url), max(retries, SENTINEL_RETRIES))
     if scheme == CLUSTER:
         return _cluster(parse_target(url), retries)
-    pool = aioredis.BlockingConnectionPool.from_url(url, **_options(retries))
+    options = _options(retries)
+    # from_url reads the ssl_* options; these classes say what failed when TLS did.
+    if scheme in {"rediss", "redis"}:
+        options["connection_class"] = TLSConnection if scheme == "rediss" else PlainConnection
+    pool = aioredis.BlockingConnectionPool.from_url(url, **options)
     # from_pool hands the pool to the client, so aclose() also closes its connections.
     return aioredis.Redis.from_pool(pool)
 
@@ -80,7 +97,7 @@ class _MasterConnection(SentinelManagedConnection):
             ) from exc
 
 
-class _MasterSSLConnection(_MasterConnection, SSLConnection):
+class _MasterSSLConnection(_MasterConnection, TLSConnection):
     """The same over TLS (`?tls=true`)."""
 
 
@@ -99,14 +116,42 @@ class _MasterClient(aioredis.Redis):
                 await sentinel.aclose()
 
 
+class _Sentinels(Sentinel):
+    """Sentinel whose "no master found" says so when the sentinels refused our TLS."""
+
+    async def discover_master(self, service_name: str) -> Any:
+        try:
+            return await super().discover_master(service_name)
+        except MasterNotFoundError as exc:
+            # redis-py keeps only each sentinel's error text: ask them once more, to find
+            # a TLS failure among the errors and say what to set (only on this failure).
+            tls = await self._tls_failure() if self.sentinel_kwargs.get("ssl") else None
+            if tls is None:
+                raise
+            raise tls from exc
+
+    async def _tls_failure(self) -> RedisTLSError | None:
+        for sentinel in self.sentinels:
+            try:
+                await sentinel.ping()
+            except RedisError as exc:
+                kwargs = sentinel.connection_pool.connection_kwargs
+                where = f"the sentinel at {kwargs.get('host')}:{kwargs.get('port')}"
+                if (found := explain(exc, where)) is not None:
+                    return found
+        return None
+
+
 # redis-py before 8.2 leaves Sentinel's constructor untyped: called through this alias,
 # the same line type-checks under either (an ignore would be "unused" under 8.2).
-_SENTINEL: Callable[..., Sentinel] = Sentinel
+_SENTINEL: Callable[..., Sentinel] = _Sentinels
 
 
 def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
     # A failover makes the old master answer READONLY (or not at all): the managed
     # connection then asks the sentinels again, and the retries span the election.
+    # With ?tls=true the sentinels are asked over TLS too (redis_target.py says why).
+    tls: dict[str, Any] = {"ssl": True, **target.tls_options()} if target.tls else {}
     sentinel = _SENTINEL(
         list(target.hosts),
         sentinel_kwargs={
@@ -114,6 +159,7 @@ def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
             "socket_connect_timeout": SENTINEL_TIMEOUT,
             "password": target.sentinel_password,
             "decode_responses": True,
+            **tls,
         },
     )
     client: aioredis.Redis = sentinel.master_for(
@@ -123,6 +169,7 @@ def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
         db=target.db,
         password=target.password,
         connection_class=_MasterSSLConnection if target.tls else _MasterConnection,
+        **target.tls_options(),
         **_options(retries),
     )
     return client
@@ -148,8 +195,14 @@ class _Cluster(RedisCluster):
         try:
             return await super().initialize(additional_startup_nodes_info, last_failed_node_name)
         except RedisClusterException as exc:
+            where = "a node of the Redis Cluster in FTWATCH_REDIS_URL"
+            over_tls = self.connection_kwargs.get("connection_class") is SSLConnection
+            tls = explain(exc, where, tls=over_tls)
+            if tls is not None:
+                raise tls from exc
+            hint = f"; {TLS_ONLY_HINT}" if not over_tls and reset_at_connect(exc) else ""
             raise RedisConnectionError(
-                f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}"
+                f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}{hint}"
             ) from exc
 
 
@@ -165,6 +218,9 @@ def _cluster(target: RedisTarget, retries: int) -> aioredis.Redis:
         startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
         password=target.password,
         ssl=target.tls,
+        ssl_ca_certs=target.ssl_ca_certs,
+        ssl_certfile=target.ssl_certfile,
+        ssl_keyfile=target.ssl_keyfile,
         max_connections=CLUSTER_MAX_CONNECTIONS,
         **options,
     )

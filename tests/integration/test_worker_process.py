@@ -106,6 +106,9 @@ async def test_worker_killed_halfway_through_a_plateau_still_pauses_once(
     assert await pauses(manual_sim) == ["pause"]
 
 
+# Over TLS too: the three processes' every connection (poller, consumer groups, leases,
+# actions) on a TLS-only redis-server, the CA named in rediss://…?ssl_ca_certs=.
+@pytest.mark.parametrize("redis_server", ["plain", "tls"], indirect=True)
 async def test_two_workers_pause_once_per_firing(
     redis: aioredis.Redis,
     manual_sim: ManualSim,

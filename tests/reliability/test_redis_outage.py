@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 
 from tests.integration.conftest import ManualSim, StartFtwatch, stream_ids
@@ -66,3 +67,33 @@ async def test_ftwatch_rides_out_a_redis_outage(
         return logged(proc, "redis_available_again") == 1
 
     await eventually(end_logged, message="the end of the outage is logged once")
+
+
+@pytest.mark.parametrize("redis_server", ["tls"], indirect=True)
+async def test_a_tls_redis_whose_ca_is_not_named_is_an_outage_that_says_so(
+    redis_server: RedisServer, start_ftwatch: StartFtwatch
+) -> None:
+    # The same TLS-only server, the URL without ssl_ca_certs: the system store does not
+    # know the test CA (what a user of a private CA meets first).
+    url = redis_server.url.partition("?")[0]
+    proc = start_ftwatch("replica-a", "all", {"FTWATCH_REDIS_URL": url})
+    await proc.wait_healthy()  # alive: the loops ride it out, no crash, no traceback
+
+    async def tls_reason() -> str:
+        async with aiohttp.ClientSession() as http, http.get(f"{proc.url}/readyz") as resp:
+            body = await resp.json()
+            assert resp.status == 503, body
+        reasons = [r for r in body["reasons"] if r.startswith("redis unreachable: TLS: ")]
+        return reasons[0] if reasons else ""
+
+    reason = await eventually(tls_reason, message="/readyz names the TLS problem")
+    assert "certificate verify failed" in reason and "ssl_ca_certs=" in reason
+
+    async def outage_logged() -> list[dict[str, object]]:
+        return [r for r in proc.log_records() if r.get("event") == "redis_unavailable"]
+
+    [record] = await eventually(outage_logged, message="the outage is logged")
+    assert f"TLS with Redis at 127.0.0.1:{redis_server.port} failed" in str(record["error"])
+    assert "FTWATCH_REDIS_URL" in str(record["error"])
+    assert "Traceback" not in proc.log_path.read_text()
+    assert proc.terminate() == 0
