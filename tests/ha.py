@@ -254,6 +254,10 @@ class ClusterSet:
                 # The bus port defaults to port + 10000: past 65535 for a high free port.
                 "--cluster-port",
                 str(free_port()),
+                # A replica's first sync starts at once (by default the master waits 5 s
+                # for more replicas to share one transfer).
+                "--repl-diskless-sync-delay",
+                "0",
             )
             # appendonly (fsync always, tests.support): what a node acknowledged survives
             # its restart. A failover does not read the dead master's file: what its

@@ -86,8 +86,8 @@ async def test_the_pipeline_runs_on_a_cluster_with_jobs_spread_over_its_nodes(
 
 
 @pytest.mark.parametrize("replicas", [1])
-# Jobs of ~21 s: the kill lands while the first steps are polled, and the ~3 s without
-# those slots (node timeout, election) end long before the rules fire.
+# Jobs of ~21 s: the kill lands in their first steps, and the ~3 s without those slots
+# (node timeout, election) and the loops' backoff end while every job still runs.
 @pytest.mark.parametrize("scenario", [default_scenario(step_period=0.5)], ids=["jobs-of-21s"])
 @pytest.mark.timeout(120)
 async def test_a_master_killed_mid_run_loses_nothing_and_doubles_nothing(
