@@ -1,5 +1,6 @@
 """Real Redis HA topologies for the tests: a Sentinel set (primary, replicas, three sentinels)
-and a Redis Cluster of three masters, each in plain text or on TLS only."""
+and a Redis Cluster of three masters, with or without a replica each, in plain text or on
+TLS only."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import contextlib
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from tests.support import RedisServer, TlsFiles, eventually, free_port, wait_for_pong
@@ -183,23 +186,84 @@ class SentinelSet:
             return await client.execute_command("SENTINEL", command, SERVICE)  # type: ignore[no-untyped-call]
 
 
+# Without replicas nothing can take over a master, so nothing gains from noticing a death
+# quickly; a long timeout keeps a busy CI machine's pauses from marking a node failed
+# (a failed master without a replica takes the whole cluster down until it answers).
+NODE_TIMEOUT_MS = 5000
+# With replicas: a replica takes over a master that has not answered for this long (plus
+# an election of about a second). Short, so a test's failover is over in a few seconds;
+# as the sentinels' DOWN_AFTER_MS, slow enough that a loaded machine's pauses are not
+# taken for deaths.
+FAILOVER_NODE_TIMEOUT_MS = 1500
+
+
+@dataclass(frozen=True)
+class ClusterNodeView:
+    """One line of `CLUSTER NODES`: what one node believes about a node."""
+
+    node_id: str
+    port: int
+    flags: frozenset[str]
+    master_id: str  # "-" for a master
+    slots: tuple[tuple[int, int], ...]
+
+    @property
+    def serves_slots(self) -> bool:
+        return "master" in self.flags and "fail" not in self.flags and bool(self.slots)
+
+    def serves(self, slot: int) -> bool:
+        return self.serves_slots and any(low <= slot <= high for low, high in self.slots)
+
+
+def _parse_nodes(text: str) -> list[ClusterNodeView]:
+    """`CLUSTER NODES`: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link>
+    <slot ranges…>` (a range `a-b` or one slot; `[…]` migrating slots are skipped)."""
+    views = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        address = fields[1].split("@")[0]
+        ranges = []
+        for spec in fields[8:]:
+            if spec.startswith("["):
+                continue
+            low, _, high = spec.partition("-")
+            ranges.append((int(low), int(high or low)))
+        views.append(
+            ClusterNodeView(
+                node_id=fields[0],
+                port=int(address.rpartition(":")[2]),
+                flags=frozenset(fields[2].split(",")),
+                master_id=fields[3],
+                slots=tuple(ranges),
+            )
+        )
+    return views
+
+
 class ClusterSet:
-    """Three `redis-server --cluster-enabled yes` masters, slots split by `redis-cli --cluster
-    create` (no replicas: the tests check routing and hash tags, not cluster failover)."""
+    """`redis-server --cluster-enabled yes` nodes, slots split by `redis-cli --cluster create`
+    over `masters` masters, each with `replicas` replicas (0: the tests of routing and hash
+    tags; 1: the failover tests, which kill a master and wait for its replica to take over).
+    """
 
     def __init__(
         self,
         workdir: Path,
         masters: int = 3,
         *,
+        replicas: int = 0,
         appendonly: bool = True,
         password: str | None = None,
         tls: TlsFiles | None = None,
     ) -> None:
         self.password = password
         self.tls = tls
+        self.replicas = replicas
+        timeout = FAILOVER_NODE_TIMEOUT_MS if replicas else NODE_TIMEOUT_MS
         self.nodes: list[RedisServer] = []
-        for n in range(masters):
+        for n in range(masters * (1 + replicas)):
             node_dir = _mkdir(workdir / f"node{n}")
             extra = (
                 "--cluster-enabled",
@@ -207,13 +271,20 @@ class ClusterSet:
                 "--cluster-config-file",
                 str(node_dir / "nodes.conf"),
                 "--cluster-node-timeout",
-                "5000",
+                str(timeout),
                 # The bus port defaults to port + 10000: past 65535 for a high free port.
                 "--cluster-port",
                 str(free_port()),
+                # A replica's first sync starts at once (by default the master waits 5 s
+                # for more replicas to share one transfer).
+                "--repl-diskless-sync-delay",
+                "0",
                 # On TLS the bus is TLS too, and CLUSTER SLOTS names the TLS ports.
                 *(("--tls-cluster", "yes") if tls else ()),
             )
+            # appendonly (fsync always, tests.support): what a node acknowledged survives
+            # its restart. A failover does not read the dead master's file: what its
+            # replica had not received yet is lost (deploy/README.md).
             self.nodes.append(RedisServer(node_dir, appendonly=appendonly, extra=extra, tls=tls))
 
     @property
@@ -243,7 +314,7 @@ class ClusterSet:
                 "create",
                 *hosts,
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ],
             check=True,
@@ -252,29 +323,94 @@ class ClusterSet:
         )
 
     def stop(self) -> None:
+        """Stop every node; all are asked at once (each flushes its AOF as it shuts down)."""
+        for server in self.alive():
+            assert server.proc is not None
+            server.proc.terminate()
         for server in self.nodes:
-            server.stop()
+            server.stop()  # waits for each, and kills one that does not end
+
+    def alive(self) -> list[RedisServer]:
+        """The nodes not killed."""
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
 
     async def ready(self) -> None:
-        """Wait until every node sees all 16384 slots served (the cluster gossip settled)."""
+        """Wait until every node sees all 16384 slots served and knows every other node,
+        and every replica has had its first sync (it can take over its master)."""
+
+        known = str(len(self.nodes))
 
         async def settled() -> bool:
             for node in self.nodes:
                 async with self._client(node) as client:
-                    info: Any = await client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
-                if "cluster_state:ok" not in str(info):
+                    info = await self._info(client)
+                    replication = await client.info("replication")
+                if info["cluster_state"] != "ok" or info["cluster_known_nodes"] != known:
+                    return False
+                if replication["role"] != "master" and replication["master_link_status"] != "up":
                     return False
             return True
 
         await eventually(settled, timeout=30, interval=0.1, message="cluster not ready")
 
+    async def master_of(self, key: str) -> RedisServer:
+        """The master that serves `key`'s slot now."""
+        slot = key_slot(key.encode())
+        home = next(v for v in await self.view(self.alive()[0]) if v.serves(slot))
+        return self._node(home.port)
+
+    async def kill_master(self, key: str) -> RedisServer:
+        """SIGKILL the master serving `key` (a crash, no goodbye to the cluster); returns
+        its replica, once that replica serves the slots and every node says so."""
+        master = await self.master_of(key)
+        views = await self.view(master)
+        mine = next(v for v in views if "myself" in v.flags)
+        replica = next(v for v in views if v.master_id == mine.node_id)
+        master.kill()
+        await self.promoted(replica.node_id, mine.slots)
+        return self._node(replica.port)
+
+    async def promoted(self, node_id: str, slots: tuple[tuple[int, int], ...]) -> None:
+        """Wait until every living node says `cluster_state:ok` and names `node_id` the
+        master of `slots` (the failed master's)."""
+
+        async def taken_over() -> bool:
+            for node in self.alive():
+                async with self._client(node) as client:
+                    if (await self._info(client))["cluster_state"] != "ok":
+                        return False
+                views = await self.view(node)
+                heir = next((v for v in views if v.node_id == node_id), None)
+                if heir is None or not heir.serves_slots or set(slots) - set(heir.slots):
+                    return False
+            return True
+
+        await eventually(taken_over, timeout=30, interval=0.1, message="no replica promoted")
+
+    async def view(self, node: RedisServer) -> list[ClusterNodeView]:
+        """`CLUSTER NODES` as `node` sees the cluster."""
+        async with self._client(node) as client:
+            text: Any = await client.execute_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
+        return _parse_nodes(str(text))
+
     async def node_key_counts(self) -> dict[int, int]:
-        """Keys each master holds, by port (DBSIZE is per node on a cluster)."""
+        """Keys each living master holds, by port (DBSIZE is per node on a cluster)."""
         counts: dict[int, int] = {}
-        for node in self.nodes:
-            async with self._client(node) as client:
-                counts[node.port] = int(await client.dbsize())
+        for view in await self.view(self.alive()[0]):
+            if view.serves_slots:
+                async with self._client(self._node(view.port)) as client:
+                    counts[view.port] = int(await client.dbsize())
         return counts
+
+    def _node(self, port: int) -> RedisServer:
+        return next(n for n in self.nodes if n.port == port)
+
+    @staticmethod
+    async def _info(client: aioredis.Redis) -> dict[str, str]:
+        """`CLUSTER INFO`'s `field:value` lines (redis-py leaves the reply untyped)."""
+        info: Any = await client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
+        lines = (line.partition(":") for line in str(info).splitlines())
+        return {name: value.strip() for name, _, value in lines}
 
     def _client(self, node: RedisServer) -> aioredis.Redis:
         """A plain client of one node (not routed: CLUSTER INFO, DBSIZE are per node)."""
@@ -287,12 +423,15 @@ class ClusterSet:
 def cluster_set(
     workdir: Path,
     *,
+    replicas: int = 0,
     appendonly: bool = True,
     password: str | None = None,
     tls: TlsFiles | None = None,
 ) -> Iterator[ClusterSet]:
-    """A started three-master cluster, always stopped afterwards."""
-    cluster = ClusterSet(workdir, appendonly=appendonly, password=password, tls=tls)
+    """A started three-master cluster (with `replicas` per master), always stopped after."""
+    cluster = ClusterSet(
+        workdir, replicas=replicas, appendonly=appendonly, password=password, tls=tls
+    )
     try:
         cluster.start()
         yield cluster

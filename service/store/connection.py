@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import (
@@ -16,8 +16,15 @@ from redis.asyncio.sentinel import (
     SentinelManagedConnection,
 )
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.event import EventDispatcherInterface
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import (
+    RedisClusterException,
+    RedisClusterUnreachableError,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_target import CLUSTER, SENTINEL, RedisTarget, parse_target
@@ -180,12 +187,29 @@ def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
 CLUSTER_MAX_CONNECTIONS = 2 * MAX_CONNECTIONS
 
 
+# Cluster states that pass by themselves: every node unreachable (a whole-cluster outage,
+# a network cut) or a slot no node serves yet (a failover, a resharding). The other
+# RedisClusterExceptions (a transaction over two slots, a command with no slot) are bugs
+# and stay as they are.
+_CLUSTER_OUTAGES = (RedisClusterUnreachableError, SlotNotCoveredError)
+
+
+def _outage(exc: RedisClusterException) -> RedisConnectionError:
+    return RedisConnectionError(
+        f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}"
+    )
+
+
 class _Cluster(RedisCluster):
     """RedisCluster whose "no node reachable" is a ConnectionError, as one Redis's is.
 
     redis-py raises RedisClusterException (not a RedisError) when no seed node answers or
-    accepts the password: the loops' outage handling (which waits on RedisError) would
-    take it for a bug and crash-restart instead of riding out the outage."""
+    accepts the password, and, once a topology refresh has reached no node, from every
+    command, script and pipeline until one answers again: the loops' outage handling
+    (which waits on RedisError) would take it for a bug and crash-restart instead of
+    riding out the outage. A failover of one master needs nothing here: redis-py drops
+    the dead node's connections, re-reads the slot map and follows MOVED to the
+    promoted replica (tests/integration/test_pipeline_cluster.py)."""
 
     async def initialize(
         self,
@@ -204,6 +228,33 @@ class _Cluster(RedisCluster):
             raise RedisConnectionError(
                 f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}{hint}"
             ) from exc
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except _CLUSTER_OUTAGES as exc:
+            raise _outage(exc) from exc
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:  # redis-py refuses it in cluster mode: let it say so
+            return super().pipeline(transaction, shard_hint)
+        return _ClusterPipeline(self, transaction)
+
+
+class _ClusterPipeline(ClusterPipeline):
+    """A pipeline or transaction of `_Cluster`: an unreachable cluster is a ConnectionError."""
+
+    # A member of redis-py's commands protocol that ClusterPipeline never sets nor reads
+    # (its client's is used): declared, so mypy does not take the class for abstract.
+    _event_dispatcher: EventDispatcherInterface
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except _CLUSTER_OUTAGES as exc:
+            raise _outage(exc) from exc
 
 
 def _cluster(target: RedisTarget, retries: int) -> aioredis.Redis:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from service.models.event import NormalizedEvent
@@ -273,3 +274,48 @@ async def test_a_password_protected_cluster_is_reached_through_its_url(
         finally:
             await denied.aclose()
             keys.use_partitions(1)
+
+
+async def test_a_cluster_with_every_node_down_is_an_outage_and_is_used_again_after(
+    tmp_path: Path,
+) -> None:
+    """Commands, scripts, pipelines and transactions raise ConnectionError (a RedisError:
+    the loops back off) while no node answers, not redis-py's RedisClusterException."""
+    with cluster_set(tmp_path / "down") as nodes:
+        await nodes.ready()
+        client = connect_redis(nodes.url)
+        try:
+            job = JOBS[0]
+            await client.hset(keys.job(job), "cursor", "e1")
+            for node in nodes.nodes:
+                node.kill()
+            for _ in range(2):  # the second round runs after a refresh that reached no node
+                for call in _every_kind_of_call(client, job):
+                    with pytest.raises(RedisConnectionError):
+                        await call()
+            for node in nodes.nodes:
+                node.start()  # same port, nodes.conf and AOF: the cluster as it was
+            await nodes.ready()
+            got = await eventually(lambda: client.hget(keys.job(job), "cursor"), timeout=20)
+            assert got == "e1"
+        finally:
+            await client.aclose()
+            keys.use_partitions(1)
+
+
+def _every_kind_of_call(client: aioredis.Redis, job: str) -> list[Callable[[], Awaitable[Any]]]:
+    """One of each way the stores reach Redis, on `job`'s slot."""
+
+    async def pipelined(transaction: bool) -> Any:
+        async with client.pipeline(transaction=transaction) as pipe:
+            pipe.hget(keys.job(job), "cursor")
+            pipe.exists(keys.seen(job))
+            return await pipe.execute()
+
+    schedule = Schedule(client, Scripts(client), "r1")
+    return [
+        lambda: client.hget(keys.job(job), "cursor"),
+        lambda: schedule.watch([job], due_ms=PAST),
+        lambda: pipelined(transaction=False),
+        lambda: pipelined(transaction=True),
+    ]
