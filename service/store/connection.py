@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -149,17 +148,12 @@ class _Sentinels(Sentinel):
         return None
 
 
-# redis-py before 8.2 leaves Sentinel's constructor untyped: called through this alias,
-# the same line type-checks under either (an ignore would be "unused" under 8.2).
-_SENTINEL: Callable[..., Sentinel] = _Sentinels
-
-
 def _sentinel_master(target: RedisTarget, retries: int) -> aioredis.Redis:
     # A failover makes the old master answer READONLY (or not at all): the managed
     # connection then asks the sentinels again, and the retries span the election.
     # With ?tls=true the sentinels are asked over TLS too (redis_target.py says why).
     tls: dict[str, Any] = {"ssl": True, **target.tls_options()} if target.tls else {}
-    sentinel = _SENTINEL(
+    sentinel = _Sentinels(
         list(target.hosts),
         sentinel_kwargs={
             "socket_timeout": SENTINEL_TIMEOUT,
