@@ -188,9 +188,9 @@ CLUSTER_MAX_CONNECTIONS = 2 * MAX_CONNECTIONS
 _CLUSTER_OUTAGES = (RedisClusterUnreachableError, SlotNotCoveredError)
 
 
-def _outage(exc: RedisClusterException) -> RedisConnectionError:
+def _outage(exc: RedisClusterException, hint: str = "") -> RedisConnectionError:
     return RedisConnectionError(
-        f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}"
+        f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}{hint}"
     )
 
 
@@ -219,9 +219,7 @@ class _Cluster(RedisCluster):
             if tls is not None:
                 raise tls from exc
             hint = f"; {TLS_ONLY_HINT}" if not over_tls and reset_at_connect(exc) else ""
-            raise RedisConnectionError(
-                f"no node of the Redis Cluster in FTWATCH_REDIS_URL answered: {exc}{hint}"
-            ) from exc
+            raise _outage(exc, hint) from exc
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         try:
